@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run every test hunkguard has: Rust (unit, integration, forge mocks, model reference scores), the
+# training pipeline's Python tests, and the training smoke run loaded back by the Rust binary.
+#
+#   scripts/test.sh            needs: Rust (cargo) and Python 3.11+ with pip; nothing else.
+#
+# It installs what the tests need, idempotently: ONNX Runtime into .ort/ (scripts/setup-ort.sh) and a
+# Python venv .venv/ with training/requirements.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== ONNX Runtime"
+export ORT_DYLIB_PATH="$(bash scripts/setup-ort.sh .ort | tail -n1)"
+echo "using $ORT_DYLIB_PATH"
+
+echo "== Python environment"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import torch, onnx, onnxruntime, tokenizers, sklearn, yaml, pytest" 2>/dev/null; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r training/requirements.txt
+fi
+
+echo "== Rust tests"
+cargo test --all-targets --locked 2>&1
+
+echo "== Python tests"
+.venv/bin/python -m pytest -q training/tests 2>&1
+
+echo "== Training smoke run, loaded back by the Rust binary"
+smoke=$(mktemp -d)
+trap 'rm -rf "$smoke"' EXIT
+.venv/bin/python training/run.py --smoke --out "$smoke" 2>&1 | tail -n 5
+cargo run --quiet --locked -- model --model-dir "$smoke" --device cpu
+echo "1 passed, 0 failed: smoke model loads and reports its labels"
