@@ -1,0 +1,577 @@
+//! The command line: argument parsing, the one mapping from format names to emitters, exit codes.
+//!
+//! Arguments are parsed in two phases (as ripgrep does): clap checks them with no I/O, then
+//! [`ScanArgs::options`] turns them into the objects that do work. Exit codes are decided in one
+//! place, [`run`]: 0 clean, 1 findings at or above `--fail-on`, 2 usage or config error, 3 runtime error.
+
+pub mod github;
+pub mod gitlab;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::catalogue::Catalogue;
+use crate::config::{Config, ConfigError, FailOn};
+use crate::diff::{self, DiffRequest};
+use crate::findings::Severity;
+use crate::model::{Device, Model, RuntimeOptions};
+use crate::report::{self, Format, Report};
+use crate::scan::{self, ScanError, ScanOptions, Target};
+
+/// Exit code: no finding at or above `--fail-on`.
+pub const EXIT_CLEAN: u8 = 0;
+/// Exit code: findings at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: bad arguments or config.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the run failed (ONNX Runtime missing, repository unreadable, model broken, ...).
+pub const EXIT_RUNTIME: u8 = 3;
+
+/// hunkguard reviews the Python lines a change touches for security weaknesses (CWEs), with a
+/// small model that runs on this machine: no code leaves it.
+#[derive(Debug, Parser)]
+#[command(name = "hunkguard", version, about, long_about = None)]
+pub struct Cli {
+    /// More logging (-v info, -vv debug). Logs go to stderr.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Review the changes of a branch: merge-base(base, head)..head.
+    Scan(ScanCommand),
+    /// Review whole files or directories (every line counts as changed).
+    Check(CheckCommand),
+    /// Show the model: version, labels, thresholds, metrics, and the execution provider that runs.
+    Model(ModelCommand),
+    /// In CI: review the pull/merge request, write reports, then post review comments.
+    Review(ReviewArgs),
+    /// Post a review from a JSON report written earlier (the fork-safe `workflow_run` half).
+    Post(PostArgs),
+}
+
+/// `hunkguard scan`.
+#[derive(Debug, Args)]
+pub struct ScanCommand {
+    /// Repository to review.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Target branch or commit (default: the CI's target, else origin/HEAD, origin/main, main, master).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Head of the change.
+    #[arg(long, default_value = "HEAD")]
+    pub head: String,
+    /// Also review uncommitted changes in the work tree (local use).
+    #[arg(long)]
+    pub worktree: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// `hunkguard check`.
+#[derive(Debug, Args)]
+pub struct CheckCommand {
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// Where the model and ONNX Runtime are, and which device runs them.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Model folder (model.onnx, tokenizer.json, manifest.json). Default: the shipped models/.
+    #[arg(long, env = "HUNKGUARD_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Path to libonnxruntime.so (else ORT_DYLIB_PATH, .ort/, next to the binary, pip's onnxruntime).
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+    /// Execution provider: auto tries CUDA and falls back to CPU.
+    #[arg(long, value_enum, default_value = "auto", env = "HUNKGUARD_DEVICE")]
+    pub device: Device,
+    /// Inference threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl ModelArgs {
+    /// Runtime options for the model stage.
+    pub fn runtime(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            ort_lib: self.ort_lib.clone(),
+            device: self.device,
+            threads: self.threads,
+        }
+    }
+
+    /// The model folder: the flag, or the shipped one.
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir.clone().unwrap_or_else(default_model_dir)
+    }
+}
+
+/// `hunkguard model`.
+#[derive(Debug, Args)]
+pub struct ModelCommand {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options shared by every command that scans.
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Config file (default: .hunkguard.yml at the repository root).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Format written to --output (or stdout).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the --format output to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Also write SARIF 2.1.0 here.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Also write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write a GitLab SAST report here.
+    #[arg(long, value_name = "FILE")]
+    pub gitlab_sast: Option<PathBuf>,
+    /// Also write a GitLab Code Quality report here.
+    #[arg(long, value_name = "FILE")]
+    pub codequality: Option<PathBuf>,
+    /// Also write the text report here.
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this level: low, medium, high, critical or never.
+    #[arg(long, value_name = "LEVEL")]
+    pub fail_on: Option<String>,
+    /// Minimum confidence (0-1; 0.5 = the model's calibrated threshold). Overrides the config.
+    #[arg(long, value_name = "X")]
+    pub min_confidence: Option<f32>,
+    /// Unchanged lines around each change that the model also reads. Overrides the config.
+    #[arg(long, value_name = "N")]
+    pub context_lines: Option<u32>,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `hunkguard review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Which forge; auto reads GITHUB_ACTIONS / GITLAB_CI.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub forge: ForgeKind,
+    /// Repository checkout.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Folder for the reports written before posting.
+    #[arg(long, default_value = "hunkguard-reports")]
+    pub reports_dir: PathBuf,
+    /// At most this many new inline comments; the rest go into the summary.
+    #[arg(long, default_value_t = crate::forge::DEFAULT_MAX_COMMENTS)]
+    pub max_comments: usize,
+    /// Upload the SARIF report to GitHub code scanning too.
+    #[arg(long)]
+    pub upload_sarif: bool,
+    /// Fail the job (exit 3) when posting fails; by default only findings decide.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write reports and print what would be posted, but post nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// `hunkguard post`.
+#[derive(Debug, Args)]
+pub struct PostArgs {
+    /// JSON report written by `hunkguard review` or `scan --json`.
+    #[arg(long)]
+    pub findings: PathBuf,
+    /// Pull request number (default: from the report artifact's pr.json or the workflow_run event).
+    #[arg(long)]
+    pub pr: Option<u64>,
+    /// At most this many new inline comments.
+    #[arg(long, default_value_t = crate::forge::DEFAULT_MAX_COMMENTS)]
+    pub max_comments: usize,
+    /// Fail (exit 3) when posting fails.
+    #[arg(long)]
+    pub strict: bool,
+    /// Exit 1 when a finding is at or above this level.
+    #[arg(long, default_value = "never")]
+    pub fail_on: String,
+}
+
+/// Which forge `review` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForgeKind {
+    Auto,
+    Github,
+    Gitlab,
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    /// A usage or config error (exit 2).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: EXIT_USAGE,
+            error: error.into(),
+        }
+    }
+
+    /// A runtime error (exit 3).
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: EXIT_RUNTIME,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<ScanError> for CliError {
+    fn from(error: ScanError) -> Self {
+        CliError::runtime(error)
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(error: ConfigError) -> Self {
+        CliError::usage(error)
+    }
+}
+
+/// Where the shipped model is: next to the binary, in an installed share folder, or in the checkout.
+pub fn default_model_dir() -> PathBuf {
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            candidates.push(dir.join("models"));
+            candidates.push(dir.join("../share/hunkguard/models"));
+            candidates.push(dir.join("../../models"));
+        }
+    }
+    candidates.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models"
+    )));
+    candidates
+        .iter()
+        .find(|dir| dir.join("manifest.json").is_file())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("models"))
+}
+
+impl ScanArgs {
+    /// Check the flags that need no I/O, so a typo is a usage error before anything runs.
+    pub fn validate(&self) -> Result<(), CliError> {
+        if let Some(level) = &self.fail_on {
+            parse_fail_on(level)?;
+        }
+        if let Some(min) = self.min_confidence {
+            if !(0.0..=1.0).contains(&min) {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "--min-confidence: {min} is not between 0 and 1"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Build the scan options: config (file, then flags), runtime, progress.
+    pub fn options(
+        &self,
+        repo_root: &Path,
+        catalogue: &Catalogue,
+    ) -> Result<ScanOptions, CliError> {
+        self.validate()?;
+        let mut config = Config::discover(self.config.as_deref(), repo_root, catalogue)?;
+        if let Some(level) = &self.fail_on {
+            config.fail_on = parse_fail_on(level)?;
+        }
+        if let Some(min) = self.min_confidence {
+            config.min_confidence = min;
+        }
+        if let Some(lines) = self.context_lines {
+            config.context_lines = lines;
+        }
+        let progress = !self.no_progress
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("CI").is_none();
+        Ok(ScanOptions {
+            model_dir: self.model.model_dir(),
+            runtime: self.model.runtime(),
+            config,
+            progress,
+        })
+    }
+
+    /// Run the pipeline on `target`.
+    pub fn run(
+        &self,
+        target: &Target,
+        repo_root: &Path,
+    ) -> Result<(Report, ScanOptions), CliError> {
+        let catalogue = Catalogue::embedded();
+        let options = self.options(repo_root, &catalogue)?;
+        let (report, timings) = scan::scan(target, &options, &catalogue)?;
+        tracing::debug!(?timings, "timings");
+        Ok((report, options))
+    }
+
+    /// Write every requested report file, then the --format output to --output or stdout.
+    pub fn write_reports(&self, report: &Report) -> Result<(), CliError> {
+        let files = [
+            (&self.sarif, Format::Sarif),
+            (&self.json, Format::Json),
+            (&self.gitlab_sast, Format::GitlabSast),
+            (&self.codequality, Format::Codequality),
+            (&self.text, Format::Text),
+        ];
+        for (path, format) in files {
+            if let Some(path) = path {
+                report::write_file(path, format, report).map_err(CliError::runtime)?;
+                tracing::info!(path = %path.display(), "report written");
+            }
+        }
+        match &self.output {
+            Some(path) => {
+                report::write_file(path, self.format, report).map_err(CliError::runtime)?
+            }
+            None => {
+                let color = self.format == Format::Text
+                    && std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none();
+                let mut buffer = Vec::new();
+                self.format
+                    .emitter(color)
+                    .emit(&mut buffer, report)
+                    .map_err(CliError::runtime)?;
+                let mut stdout = std::io::stdout().lock();
+                // A closed pipe (`| head`) is not an error of ours.
+                if let Err(e) = stdout.write_all(&buffer).and_then(|_| stdout.flush()) {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        return Err(CliError::runtime(e));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The exit code that the findings decide.
+pub fn findings_exit_code(report: &Report, fail_on: FailOn) -> u8 {
+    match fail_on {
+        FailOn::Never => EXIT_CLEAN,
+        FailOn::AtLeast(level) => {
+            if report.findings.iter().any(|f| f.severity >= level) {
+                EXIT_FINDINGS
+            } else {
+                EXIT_CLEAN
+            }
+        }
+    }
+}
+
+/// Parse a `--fail-on` value.
+pub fn parse_fail_on(value: &str) -> Result<FailOn, CliError> {
+    value
+        .parse()
+        .map_err(|e: String| CliError::usage(anyhow::anyhow!("--fail-on: {e}")))
+}
+
+fn run_scan(command: &ScanCommand) -> Result<u8, CliError> {
+    command.scan.validate()?;
+    let repo = diff::open_repo(&command.repo).map_err(CliError::runtime)?;
+    let root = repo
+        .workdir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| command.repo.clone());
+    let request = DiffRequest {
+        repo: command.repo.clone(),
+        base: command.base.clone(),
+        head: command.head.clone(),
+        worktree: command.worktree,
+        context_lines: 3,
+    };
+    let (report, options) = command.scan.run(&Target::Diff(request), &root)?;
+    command.scan.write_reports(&report)?;
+    Ok(findings_exit_code(&report, options.config.fail_on))
+}
+
+fn run_check(command: &CheckCommand) -> Result<u8, CliError> {
+    command.scan.validate()?;
+    let root = std::env::current_dir().map_err(CliError::runtime)?;
+    let (report, options) = command
+        .scan
+        .run(&Target::Paths(command.paths.clone()), &root)?;
+    command.scan.write_reports(&report)?;
+    Ok(findings_exit_code(&report, options.config.fail_on))
+}
+
+fn run_model(command: &ModelCommand) -> Result<u8, CliError> {
+    let catalogue = Catalogue::embedded();
+    let dir = command.model.model_dir();
+    let model =
+        Model::load(&dir, &command.model.runtime(), &catalogue).map_err(CliError::runtime)?;
+    let manifest = &model.manifest;
+    let library = crate::model::runtime::init_environment(&command.model.runtime())
+        .map_err(CliError::runtime)?;
+    if command.json {
+        let value = serde_json::json!({
+            "name": manifest.name,
+            "version": manifest.version,
+            "created": manifest.created,
+            "directory": dir,
+            "provider": model.provider,
+            "onnxruntime": library,
+            "load_ms": model.load_time.as_millis(),
+            "max_length": manifest.max_length,
+            "quantized": manifest.quantized,
+            "line_threshold": manifest.line_threshold,
+            "labels": manifest.labels.iter().map(|l| serde_json::json!({
+                "id": l,
+                "name": catalogue.get(l).map(|e| e.name.clone()),
+                "threshold": manifest.threshold(l),
+            })).collect::<Vec<_>>(),
+            "metrics": manifest.metrics,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(CliError::runtime)?
+        );
+        return Ok(EXIT_CLEAN);
+    }
+    println!("model      {} {}", manifest.name, manifest.version);
+    println!("directory  {}", dir.display());
+    println!(
+        "provider   {} (ONNX Runtime {})",
+        model.provider,
+        library.display()
+    );
+    println!("loaded in  {} ms", model.load_time.as_millis());
+    println!(
+        "window     {} tokens, quantized: {}",
+        manifest.max_length, manifest.quantized
+    );
+    println!(
+        "labels     {} (threshold on seq_probs; line threshold {:.3})",
+        manifest.labels.len(),
+        manifest.line_threshold
+    );
+    for label in &manifest.labels {
+        let entry = catalogue.get(label);
+        println!(
+            "  {:<9} {:<34} {:.3}  {}",
+            label,
+            entry.map(|e| e.name.as_str()).unwrap_or("?"),
+            manifest.threshold(label),
+            entry
+                .map(|e| Severity::from_score(e.severity).as_str())
+                .unwrap_or("?"),
+        );
+    }
+    if !manifest.metrics.is_null() {
+        println!(
+            "metrics    {}",
+            serde_json::to_string(&manifest.metrics).unwrap_or_default()
+        );
+    }
+    Ok(EXIT_CLEAN)
+}
+
+fn run_review(args: &ReviewArgs) -> Result<u8, CliError> {
+    let forge = match args.forge {
+        ForgeKind::Auto if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") => ForgeKind::Github,
+        ForgeKind::Auto if std::env::var("GITLAB_CI").is_ok_and(|v| v == "true") => ForgeKind::Gitlab,
+        ForgeKind::Auto => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "review runs in GitHub Actions or GitLab CI (neither GITHUB_ACTIONS nor GITLAB_CI is set); \
+                 pass --forge github|gitlab, or use `hunkguard scan` locally"
+            )))
+        }
+        other => other,
+    };
+    match forge {
+        ForgeKind::Github => github::review(args),
+        _ => gitlab::review(args),
+    }
+}
+
+/// Parse the command line, run, and map every outcome to an exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_CLEAN
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let result = match &cli.command {
+        Command::Scan(c) => run_scan(c),
+        Command::Check(c) => run_check(c),
+        Command::Model(c) => run_model(c),
+        Command::Review(c) => run_review(c),
+        Command::Post(c) => github::post(c),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(CliError { code, error }) => {
+            eprintln!("hunkguard: error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("HUNKGUARD_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("hunkguard={level},ort=error"))
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

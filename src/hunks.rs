@@ -1,0 +1,193 @@
+//! Stage 2: cut the changed lines of each file into snippets the model reads.
+//!
+//! A snippet is a run of changed lines plus a few lines of unchanged context around it, and the
+//! enclosing `def`/`class` line when it is cheap to find: a hunk alone often lacks the function that
+//! gives it meaning. Only changed lines may carry findings; context is there to be read, not judged.
+
+use crate::diff::ChangedFile;
+
+/// Lines longer than this are cut for the model (minified or generated code carries no more signal,
+/// and a 10 MB line must not stall tokenization).
+pub const MAX_LINE_CHARS: usize = 1_000;
+
+/// How far up the enclosing `def`/`class` line is searched.
+const MAX_ENCLOSING_SEARCH: usize = 200;
+
+/// One piece of a file the model scores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// Index of the file in the slice given to [`build_snippets`].
+    pub file: usize,
+    /// The snippet's lines joined with `\n` (CR removed, long lines cut).
+    pub text: String,
+    /// New-side line number of each snippet line.
+    pub line_numbers: Vec<u32>,
+    /// Whether each snippet line was added or modified (findings may only land on those).
+    pub changed: Vec<bool>,
+}
+
+/// Cut every file's changed lines into snippets with `context` lines around them.
+pub fn build_snippets(files: &[ChangedFile], context: u32) -> Vec<Snippet> {
+    let mut snippets = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let lines: Vec<&str> = file.content.lines().collect();
+        for (first, last) in regions(file, context, lines.len() as u32) {
+            snippets.push(snippet(index, file, &lines, first, last));
+        }
+    }
+    snippets
+}
+
+/// Group changed lines into inclusive regions, merging regions whose context would touch.
+fn regions(file: &ChangedFile, context: u32, line_count: u32) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &line in file.added_lines.iter().filter(|l| **l <= line_count) {
+        let first = line.saturating_sub(context).max(1);
+        let last = (line + context).min(line_count);
+        match out.last_mut() {
+            Some((_, end)) if first <= *end + 1 => *end = last.max(*end),
+            _ => out.push((first, last)),
+        }
+    }
+    out
+}
+
+fn snippet(
+    file_index: usize,
+    file: &ChangedFile,
+    lines: &[&str],
+    first: u32,
+    last: u32,
+) -> Snippet {
+    let mut numbers: Vec<u32> = Vec::new();
+    if let Some(enclosing) = enclosing_definition(lines, first, file) {
+        numbers.push(enclosing);
+    }
+    numbers.extend(first..=last);
+    let mut text = String::new();
+    let mut changed = Vec::with_capacity(numbers.len());
+    for (i, lineno) in numbers.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        let line = lines.get(*lineno as usize - 1).copied().unwrap_or_default();
+        text.push_str(&model_line(line));
+        changed.push(file.added_lines.contains(lineno));
+    }
+    Snippet {
+        file: file_index,
+        text,
+        line_numbers: numbers,
+        changed,
+    }
+}
+
+/// The line as the model sees it: no CR, at most [`MAX_LINE_CHARS`] characters.
+pub fn model_line(line: &str) -> String {
+    let line = line.trim_end_matches('\r');
+    match line.char_indices().nth(MAX_LINE_CHARS) {
+        Some((cut, _)) => line[..cut].to_string(),
+        None => line.to_string(),
+    }
+}
+
+/// The nearest `def`/`class` line above `first` that encloses it, when it is outside the region.
+fn enclosing_definition(lines: &[&str], first: u32, file: &ChangedFile) -> Option<u32> {
+    let first_index = first as usize - 1;
+    let target_indent = lines
+        .iter()
+        .skip(first_index)
+        .find(|l| !l.trim().is_empty())
+        .map(|l| indent_of(l))?;
+    if target_indent == 0 {
+        return None;
+    }
+    let lower = first_index.saturating_sub(MAX_ENCLOSING_SEARCH);
+    for index in (lower..first_index).rev() {
+        let line = lines[index];
+        if line.trim().is_empty() {
+            continue;
+        }
+        let indent = indent_of(line);
+        if indent < target_indent {
+            let head = line.trim_start();
+            let is_definition = ["def ", "async def ", "class "]
+                .iter()
+                .any(|kw| head.starts_with(kw));
+            let lineno = index as u32 + 1;
+            // A changed enclosing line is reviewed in its own right; do not duplicate it as context.
+            return (is_definition && !file.added_lines.contains(&lineno)).then_some(lineno);
+        }
+    }
+    None
+}
+
+fn indent_of(line: &str) -> usize {
+    line.chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .map(|c| if c == '\t' { 8 } else { 1 })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::HunkSpan;
+
+    fn file(content: &str, added: &[u32]) -> ChangedFile {
+        ChangedFile {
+            path: "a.py".into(),
+            old_path: None,
+            content: content.into(),
+            added_lines: added.iter().copied().collect(),
+            hunks: vec![HunkSpan { start: 1, end: 100 }],
+        }
+    }
+
+    #[test]
+    fn changed_lines_get_context_and_nearby_regions_merge() {
+        let content = (1..=30)
+            .map(|i| format!("x{i} = {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let snippets = build_snippets(&[file(&content, &[5, 8, 25])], 2);
+        assert_eq!(snippets.len(), 2);
+        assert_eq!(snippets[0].line_numbers, (3..=10).collect::<Vec<_>>());
+        assert_eq!(snippets[1].line_numbers, (23..=27).collect::<Vec<_>>());
+        let changed: Vec<u32> = snippets[0]
+            .line_numbers
+            .iter()
+            .zip(&snippets[0].changed)
+            .filter(|(_, c)| **c)
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(changed, vec![5, 8]);
+    }
+
+    #[test]
+    fn enclosing_def_is_prepended_when_outside_the_context() {
+        let content = "import os\n\ndef handler(req):\n    a = 1\n    b = 2\n    c = 3\n    d = 4\n    os.system(req.args['c'])\n";
+        let snippets = build_snippets(&[file(content, &[8])], 1);
+        assert_eq!(snippets[0].line_numbers, vec![3, 7, 8]);
+        assert!(snippets[0]
+            .text
+            .starts_with("def handler(req):\n    d = 4\n"));
+        assert_eq!(snippets[0].changed, vec![false, false, true]);
+    }
+
+    #[test]
+    fn crlf_is_removed_and_huge_lines_are_cut() {
+        let long = "y".repeat(MAX_LINE_CHARS * 3);
+        let content = format!("a = 1\r\nb = '{long}'\r\n");
+        let snippets = build_snippets(&[file(&content, &[1, 2])], 0);
+        assert!(!snippets[0].text.contains('\r'));
+        assert!(snippets[0].text.len() <= MAX_LINE_CHARS + 10);
+    }
+
+    #[test]
+    fn added_lines_beyond_the_end_are_ignored() {
+        let snippets = build_snippets(&[file("a = 1\n", &[1, 7])], 3);
+        assert_eq!(snippets.len(), 1);
+        assert_eq!(snippets[0].line_numbers, vec![1]);
+    }
+}

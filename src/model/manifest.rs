@@ -1,0 +1,129 @@
+//! The model manifest (`models/manifest.json`): what the exported model outputs and how to read it.
+//!
+//! Written by `training/` at export time. The runtime trusts nothing it does not check here: labels
+//! must be known to the catalogue and every label must have a threshold.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::ModelError;
+use crate::catalogue::Catalogue;
+
+/// The manifest as exported.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    /// Model name, e.g. `hunkguard-cwe`.
+    pub name: String,
+    /// Model version, shown in reports.
+    pub version: String,
+    /// When it was exported.
+    #[serde(default)]
+    pub created: Option<String>,
+    /// CWE ids in output order.
+    pub labels: Vec<String>,
+    /// Calibrated per-label thresholds on `seq_probs`.
+    pub thresholds: BTreeMap<String, f32>,
+    /// Threshold on `token_probs` that marks a line as holding the weakness.
+    pub line_threshold: f32,
+    /// Tokens per window, [CLS] and [SEP] included.
+    pub max_length: usize,
+    /// Tokens shared by consecutive windows of a long snippet.
+    pub stride: usize,
+    pub pad_id: i64,
+    pub cls_id: i64,
+    pub sep_id: i64,
+    /// Whether the weights are int8-quantized.
+    #[serde(default)]
+    pub quantized: bool,
+    /// Hash of the training data, for provenance.
+    #[serde(default)]
+    pub training_data_sha256: Option<String>,
+    /// Validation metrics, shown by `hunkguard model`.
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+}
+
+impl Manifest {
+    /// Read and check `manifest.json` in `dir`.
+    pub fn load(dir: &Path, catalogue: &Catalogue) -> Result<Self, ModelError> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Missing {
+            path: path.clone(),
+            source,
+        })?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| ModelError::BadManifest {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        manifest
+            .check(catalogue)
+            .map_err(|message| ModelError::BadManifest { path, message })?;
+        Ok(manifest)
+    }
+
+    fn check(&self, catalogue: &Catalogue) -> Result<(), String> {
+        if self.labels.is_empty() {
+            return Err("no labels".into());
+        }
+        for label in &self.labels {
+            if catalogue.get(label).is_none() {
+                return Err(format!("label {label} is not in the CWE catalogue"));
+            }
+            match self.thresholds.get(label) {
+                Some(t) if (0.0..=1.0).contains(t) => {}
+                Some(t) => return Err(format!("threshold {t} of {label} is not in [0, 1]")),
+                None => return Err(format!("no threshold for {label}")),
+            }
+        }
+        if !(8..=8192).contains(&self.max_length) {
+            return Err(format!("max_length {} is out of range", self.max_length));
+        }
+        if self.stride >= self.max_length - 2 {
+            return Err(format!(
+                "stride {} must be smaller than max_length - 2",
+                self.stride
+            ));
+        }
+        Ok(())
+    }
+
+    /// The threshold of a label (1.0, never reached, for an unknown one).
+    pub fn threshold(&self, label: &str) -> f32 {
+        self.thresholds.get(label).copied().unwrap_or(1.0)
+    }
+}
+
+/// Map a raw probability to a label-independent confidence: 0.5 at the label's calibrated threshold.
+///
+/// Raw sigmoid outputs are not comparable across labels (thresholds range widely after calibration),
+/// so users set one `min_confidence` on this scale instead.
+pub fn confidence(probability: f32, threshold: f32) -> f32 {
+    let p = probability.clamp(0.0, 1.0);
+    let t = threshold.clamp(1e-6, 1.0 - 1e-6);
+    if p >= t {
+        0.5 + 0.5 * (p - t) / (1.0 - t)
+    } else {
+        0.5 * p / t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_is_half_at_the_threshold_and_monotone() {
+        assert!((confidence(0.3, 0.3) - 0.5).abs() < 1e-6);
+        assert!((confidence(1.0, 0.3) - 1.0).abs() < 1e-6);
+        assert!(confidence(0.0, 0.3).abs() < 1e-6);
+        let mut last = -1.0;
+        for i in 0..=100 {
+            let c = confidence(i as f32 / 100.0, 0.7);
+            assert!(c >= last);
+            last = c;
+        }
+    }
+}
