@@ -1,0 +1,258 @@
+//! Human-readable terminal output in the style of rustc and ruff diagnostics ([rustc's diagnostic format](https://rustc-dev-guide.rust-lang.org/diagnostics.html#diagnostic-output-format)).
+//!
+//! ```text
+//! app/db.py:12: CWE-89 SQL injection [critical, 93%]
+//!    |
+//! 12 |     cur.execute("SELECT * FROM users WHERE name = '%s'" % name)
+//!    |
+//!    = why: A SQL statement is built from untrusted values.
+//!    = fix: Use parameterised queries.
+//!
+//! 1 finding: 1 critical; 1 file reviewed
+//! ```
+//!
+//! Paths and code come from the reviewed change, which anyone can write, so control characters are
+//! shown escaped (`\u{1b}`): a diff must not be able to drive the reader's terminal.
+
+use std::io::Write;
+
+use crate::findings::{Finding, Severity};
+use crate::report::{Emitter, Report, ReportError};
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const GUTTER: &str = "\x1b[1;34m";
+
+/// Writes findings as rustc/ruff-style diagnostics with a closing summary line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextEmitter {
+    /// Use ANSI colours (for a terminal).
+    pub color: bool,
+}
+
+impl Emitter for TextEmitter {
+    fn emit(&self, writer: &mut dyn Write, report: &Report) -> Result<(), ReportError> {
+        let mut findings: Vec<&Finding> = report.findings.iter().collect();
+        findings.sort_by(|a, b| {
+            a.sort_key()
+                .cmp(&b.sort_key())
+                .then(a.end_line.cmp(&b.end_line))
+        });
+        for finding in &findings {
+            self.finding(writer, finding)?;
+            writeln!(writer)?;
+        }
+        writeln!(writer, "{}", self.summary(report))?;
+        Ok(())
+    }
+}
+
+impl TextEmitter {
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn finding(&self, writer: &mut dyn Write, finding: &Finding) -> std::io::Result<()> {
+        let start = finding.start_line;
+        let end = finding.end_line.max(start);
+        let lines = if end > start {
+            format!("{start}-{end}")
+        } else {
+            start.to_string()
+        };
+        let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
+        writeln!(
+            writer,
+            "{}: {} [{}, {confidence:.0}%]",
+            self.paint(BOLD, &format!("{}:{lines}", clean(&finding.path))),
+            self.paint(
+                BOLD,
+                &format!("{} {}", clean(&finding.cwe), clean(&finding.title))
+            ),
+            self.paint(severity_style(finding.severity), finding.severity.as_str()),
+        )?;
+
+        let code: Vec<&str> = finding.code.lines().collect();
+        let last = start.saturating_add(u32::try_from(code.len()).unwrap_or(u32::MAX).max(1) - 1);
+        let width = last.max(end).to_string().len();
+        let blank = self.paint(GUTTER, &format!("{:width$} |", ""));
+        writeln!(writer, "{blank}")?;
+        for (offset, line) in (0u32..).zip(&code) {
+            let number = start.saturating_add(offset);
+            let gutter = self.paint(GUTTER, &format!("{number:>width$} |"));
+            let line = clean(line.trim_end_matches('\r'));
+            if line.is_empty() {
+                writeln!(writer, "{gutter}")?;
+            } else {
+                writeln!(writer, "{gutter} {line}")?;
+            }
+        }
+        writeln!(writer, "{blank}")?;
+        for (label, text) in [("why", &finding.explanation), ("fix", &finding.advice)] {
+            if text.trim().is_empty() {
+                continue;
+            }
+            let indent = " ".repeat(width + 8);
+            let text = clean(text.trim()).replace('\n', &format!("\n{indent}"));
+            let label = self.paint(BOLD, &format!("= {label}:"));
+            writeln!(writer, "{:width$} {label} {text}", "")?;
+        }
+        Ok(())
+    }
+
+    fn summary(&self, report: &Report) -> String {
+        let total = report.findings.len();
+        let mut parts = Vec::new();
+        let headline = if total == 0 {
+            "no findings".to_string()
+        } else {
+            let counts: Vec<String> = [
+                Severity::Critical,
+                Severity::High,
+                Severity::Medium,
+                Severity::Low,
+            ]
+            .into_iter()
+            .filter_map(|level| {
+                let n = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == level)
+                    .count();
+                (n > 0).then(|| self.paint(severity_style(level), &format!("{n} {level}")))
+            })
+            .collect();
+            format!("{}: {}", plural(total, "finding"), counts.join(", "))
+        };
+        parts.push(self.paint(BOLD, &headline));
+        parts.push(format!("{} reviewed", plural(report.files.len(), "file")));
+        if !report.skipped.is_empty() {
+            let skipped: Vec<String> = report
+                .skipped
+                .iter()
+                .map(|s| format!("{} ({})", clean(&s.path), clean(&s.reason)))
+                .collect();
+            parts.push(format!(
+                "{} skipped: {}",
+                plural(report.skipped.len(), "file"),
+                skipped.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+fn severity_style(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "\x1b[1;31m",
+        Severity::High => "\x1b[31m",
+        Severity::Medium => "\x1b[33m",
+        Severity::Low => "\x1b[36m",
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Show control characters (other than tab and newline) escaped, so text from the diff cannot move
+/// the cursor, recolour the terminal or hide itself.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn emit(report: &Report, color: bool) -> String {
+        let mut out = Vec::new();
+        TextEmitter { color }.emit(&mut out, report).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn plain_output_matches_the_expected_layout() {
+        let expected = "\
+app/db.py:12: CWE-89 SQL injection [critical, 93%]
+   |
+12 |     cur.execute(\"SELECT * FROM users WHERE name = '%s'\" % name)
+   |
+   = why: A SQL statement is built from untrusted values.
+   = fix: Use parameterised queries.
+
+app/db.py:15-16: CWE-328 Weak hash for security [medium, 61%]
+   |
+15 |     h = hashlib.md5(pw)
+16 |     return h.hexdigest()
+   |
+   = why: MD5 protects a password.
+   = fix: Use scrypt.
+
+2 findings: 1 critical, 1 medium; 1 file reviewed; 1 file skipped: img/logo.py (binary content)
+";
+        assert_eq!(emit(&fixtures::report(), false), expected);
+    }
+
+    #[test]
+    fn colours_only_when_asked() {
+        let plain = emit(&fixtures::report(), false);
+        assert!(!plain.contains('\x1b'));
+        let coloured = emit(&fixtures::report(), true);
+        assert!(coloured.contains("\x1b[1;31mcritical\x1b[0m"));
+        assert!(coloured.contains("\x1b[33mmedium\x1b[0m"));
+        assert!(coloured.contains("\x1b[1;34m12 |\x1b[0m"));
+    }
+
+    #[test]
+    fn empty_report_prints_only_the_summary() {
+        let report = Report {
+            findings: Vec::new(),
+            skipped: Vec::new(),
+            ..fixtures::report()
+        };
+        assert_eq!(emit(&report, false), "no findings; 1 file reviewed\n");
+    }
+
+    #[test]
+    fn findings_are_sorted_and_gutters_fit_the_widest_line_number() {
+        let mut report = fixtures::report();
+        report.findings.reverse();
+        report.findings[0].start_line = 99;
+        report.findings[0].end_line = 100;
+        let out = emit(&report, false);
+        assert!(out.find("CWE-89").unwrap() < out.find("CWE-328").unwrap());
+        assert!(out
+            .contains("\n 99 |     h = hashlib.md5(pw)\n100 |     return h.hexdigest()\n    |\n"));
+        assert!(out.contains("\n    = why: MD5"));
+    }
+
+    #[test]
+    fn control_characters_from_the_diff_are_escaped() {
+        let mut report = fixtures::report();
+        report.findings.truncate(1);
+        report.findings[0].code = "x = '\x1b[2J'\t# tab kept".into();
+        report.findings[0].path = "evil\x07.py".into();
+        let out = emit(&report, false);
+        assert!(!out.contains('\x1b') && !out.contains('\x07'));
+        assert!(out.contains("x = '\\u{1b}[2J'\t# tab kept"));
+        assert!(out.starts_with("evil\\u{7}.py:12:"));
+    }
+}
