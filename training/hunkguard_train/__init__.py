@@ -1,0 +1,1 @@
+"""hunkguard training pipeline: data, augmentation, tokenizer, model, export, evaluation."""

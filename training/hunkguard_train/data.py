@@ -1,0 +1,390 @@
+"""Loading the labelled data, synthetic data and benign real code into one `Example` shape,
+deduplicating, and splitting by origin (realfix by fix commit, CodeQL/Bandit by source file,
+synthetic by family, benign by package)."""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import sys
+import sysconfig
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .labels import Catalogue, norm_cwe
+from .pycode import Lines, is_risky
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("HUNKGUARD_DATA", REPO.parent / "shared" / "data"))
+
+
+@dataclass
+class Example:
+    uid: str
+    lines: Lines
+    labels: frozenset  # canonical CWE ids of the whole example (empty = safe)
+    origin: str  # realfix | codeql | bandit | synth | benign
+    group: str  # split unit
+    kind: str = "vuln"  # vuln | fix | neg | hard-negative | benign
+    pair: str | None = None
+    family: str | None = None  # synth family / seed CWE dir / benign package
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return self.lines.code
+
+    @property
+    def positive(self) -> bool:
+        return bool(self.labels)
+
+    @property
+    def real(self) -> bool:
+        return self.origin in ("realfix", "codeql", "bandit", "benign")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+# ------------------------------------------------------------------------------------------ seed (CodeQL+Bandit)
+def seed_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = None) -> Example | None:
+    """Map one seed record. Positives whose CWEs the catalogue does not know are dropped (not made safe);
+    lines of unknown CWEs in a multi-CWE record are masked out of the token loss."""
+    stats = stats if stats is not None else Counter()
+    origin = "bandit" if r["source"].startswith("PyCQA/bandit") or r.get("label_origin", "").startswith("bandit") else "codeql"
+    group = f"seed:{r['source']}"
+    if r.get("cwe") is None:
+        lines = Lines.from_code(r["code"])
+        stats["seed_neg"] += 1
+        return Example(r["id"], lines, frozenset(), origin, group, kind="neg", family=r.get("query_dir"),
+                       meta={"label_origin": r.get("label_origin"), "name_hints": r.get("name_hints") or [],
+                             "imports": r.get("imports") or ""})
+    main = norm_cwe(r["cwe"])
+    by_cwe = r.get("vuln_lines_by_cwe") or {main: r.get("vuln_lines") or []}
+    cwes = r.get("cwe_all") or [main]
+    line_labels: dict[int, set] = defaultdict(set)
+    unknown_lines: set[int] = set()
+    labels: set[str] = set()
+    for c in cwes:
+        c = norm_cwe(c)
+        src = r.get("cwe_harmonized") if c == main and r.get("cwe_harmonized") else c
+        canon = cat.canonical(src)
+        vl = by_cwe.get(c) or by_cwe.get(r["cwe"]) or (r.get("vuln_lines") if c == main else []) or []
+        if canon is None:
+            unknown_lines.update(vl)
+            stats[f"seed_unknown_label:{norm_cwe(src)}"] += 1
+            continue
+        labels.add(canon)
+        for l in vl:
+            line_labels[l].add(canon)
+    if not labels:
+        stats["seed_pos_dropped_unknown"] += 1
+        return None
+    unknown_lines -= set(line_labels)
+    lines = Lines.from_code(r["code"], line_labels, unknown_lines)
+    if not lines.positive_lines():  # no usable line: keep the sequence label, mask tokens
+        lines = Lines.from_code(r["code"], None, set(range(1, len(lines.text) + 1)))
+    stats["seed_pos"] += 1
+    return Example(r["id"], lines, frozenset(labels), origin, group, kind="vuln", family=r.get("query_dir"),
+                   meta={"label_origin": r.get("label_origin"), "name_hints": r.get("name_hints") or [],
+                         "imports": r.get("imports") or ""})
+
+
+def load_seed(cat: Catalogue, stats: Counter) -> list[Example]:
+    out = []
+    for r in _read_jsonl(DATA_DIR / "seed_train.jsonl"):
+        ex = seed_record_to_example(r, cat, stats)
+        if ex is not None:
+            out.append(ex)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ realfix
+def realfix_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = None) -> Example | None:
+    stats = stats if stats is not None else Counter()
+    group = f"realfix:{r['commit_link']}"
+    if r.get("cwe") is None:
+        stats["realfix_fix"] += 1
+        return Example(r["id"], Lines.from_code(r["code"]), frozenset(), "realfix", group, kind="fix",
+                       pair=r["pair_id"], meta={"commit": r["commit_link"]})
+    canon = cat.canonical(r["cwe"])
+    if canon is None:
+        stats[f"realfix_unknown_label:{r['cwe']}"] += 1
+        return None
+    vl = r.get("vuln_lines") or []
+    n = len(Lines.from_code(r["code"]).text)
+    if vl:
+        lines = Lines.from_code(r["code"], {l: {canon} for l in vl})
+    else:  # fix only adds lines: the flaw has no line of its own
+        lines = Lines.from_code(r["code"], None, set(range(1, n + 1)))
+    stats["realfix_vul"] += 1
+    return Example(r["id"], lines, frozenset([canon]), "realfix", group, kind="vuln", pair=r["pair_id"],
+                   meta={"commit": r["commit_link"]})
+
+
+def load_realfix(cat: Catalogue, stats: Counter) -> list[Example]:
+    out = []
+    for r in _read_jsonl(DATA_DIR / "realfix_train.jsonl"):
+        ex = realfix_record_to_example(r, cat, stats)
+        if ex is not None:
+            out.append(ex)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ synthetic
+def synth_record_to_example(r: dict, i: int, cat: Catalogue, stats: Counter | None = None) -> Example | None:
+    stats = stats if stats is not None else Counter()
+    fam = str(r.get("family") or f"{r.get('module', 'synth')}/unknown")
+    group = f"synth:{fam}"
+    kind = r.get("kind") or ("vuln" if r.get("cwe") else "hard-negative")
+    if r.get("cwe") is None:
+        return Example(f"synth:{i}", Lines.from_code(r["code"]), frozenset(), "synth", group, kind=kind,
+                       pair=r.get("pair"), family=fam, meta={"module": r.get("module")})
+    canon = cat.canonical(r["cwe"])
+    if canon is None:
+        stats[f"synth_unknown_label:{r['cwe']}"] += 1
+        return None
+    vl = [int(x) for x in r.get("vuln_lines") or []]
+    n = len(Lines.from_code(r["code"]).text)
+    vl = [l for l in vl if 1 <= l <= n]
+    lines = Lines.from_code(r["code"], {l: {canon} for l in vl}, None if vl else set(range(1, n + 1)))
+    return Example(f"synth:{i}", lines, frozenset([canon]), "synth", group, kind=kind, pair=r.get("pair"),
+                   family=fam, meta={"module": r.get("module")})
+
+
+def load_synth(cat: Catalogue, stats: Counter, seed: int) -> list[Example]:
+    from . import synth
+
+    out = []
+    for i, r in enumerate(synth.generate_all(seed)):
+        ex = synth_record_to_example(r, i, cat, stats)
+        if ex is not None:
+            out.append(ex)
+    stats["synth"] = len(out)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ benign real code
+def python_roots() -> list[tuple[str, Path]]:
+    """(prefix, dir) of the code we harvest benign chunks from: the standard library, the venv's
+    site-packages and the system's dist-packages."""
+    roots = [("stdlib", Path(sysconfig.get_paths()["stdlib"]))]
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    roots.append(("site", purelib))
+    for p in ("/usr/lib/python3/dist-packages",):
+        if Path(p).is_dir() and Path(p) != purelib:
+            roots.append(("dist", Path(p)))
+    return roots
+
+
+_SKIP_DIRS = {"__pycache__", "site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3", "turtledemo",
+              "ensurepip", "pip", "setuptools", "_distutils", "pkg_resources", "_vendor", "nvidia", "triton",
+              "sympy", "cuda", "functorch", "_pytest", "bandit", "hunkguard_train", "pydoc_data", "config-3.11-x86_64-linux-gnu"}
+
+
+def package_files(max_files_per_pkg: int, rng: random.Random) -> dict[str, list[Path]]:
+    pkgs: dict[str, list[Path]] = defaultdict(list)
+    for prefix, root in python_roots():
+        if not root.is_dir():
+            continue
+        for entry in sorted(root.iterdir()):
+            name = entry.name
+            if name in _SKIP_DIRS or name.endswith((".dist-info", ".egg-info", ".libs", ".pth")) or name.startswith("."):
+                continue
+            key = f"{prefix}/{name[:-3] if name.endswith('.py') else name}"
+            if entry.is_file() and name.endswith(".py"):
+                pkgs[key].append(entry)
+            elif entry.is_dir():
+                files = []
+                for dp, dns, fns in os.walk(entry):
+                    dns[:] = sorted(d for d in dns if d not in _SKIP_DIRS and not d.startswith("."))
+                    files += [Path(dp) / f for f in sorted(fns) if f.endswith(".py") and not f.startswith("test_")]
+                if files:
+                    if len(files) > max_files_per_pkg:
+                        files = sorted(rng.sample(files, max_files_per_pkg))
+                    pkgs[key] = files
+    # merge small stdlib modules into one group each of 'stdlib/<first letter>' to get sizeable groups
+    return dict(pkgs)
+
+
+def chunks_from_source(src: str, min_lines: int = 3, max_lines: int = 60) -> list[tuple[str, int]]:
+    """Top-level functions, methods and small classes of a module as (code, start_line)."""
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    lines = src.split("\n")
+    out = []
+
+    def add(node):
+        start = node.lineno
+        if getattr(node, "decorator_list", None):
+            start = min(d.lineno for d in node.decorator_list)
+        end = node.end_lineno or node.lineno
+        n = end - start + 1
+        if min_lines <= n <= max_lines:
+            out.append(("\n".join(lines[start - 1:end]), start))
+            return True
+        return False
+
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            add(node)
+        elif isinstance(node, ast.ClassDef):
+            if not add(node) or True:
+                for sub in node.body:
+                    if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        add(sub)
+    return out
+
+
+def load_benign(cat: Catalogue, stats: Counter, seed: int, max_chunks: int, max_per_pkg: int,
+                max_files_per_pkg: int = 60) -> list[Example]:
+    rng = random.Random(f"{seed}:benign")
+    pkgs = package_files(max_files_per_pkg, rng)
+    out: list[Example] = []
+    per_pkg_cap = max_per_pkg
+    for key in sorted(pkgs):
+        chunks = []
+        for f in pkgs[key]:
+            try:
+                src = f.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            if len(src) > 400_000:
+                continue
+            for code, start in chunks_from_source(src):
+                chunks.append((f, code, start))
+        rng.shuffle(chunks)
+        n_kept = 0
+        for f, code, start in chunks:
+            if n_kept >= per_pkg_cap:
+                break
+            if is_risky(code):
+                stats["benign_risky_dropped"] += 1
+                continue
+            if len(code) > 6000:
+                continue
+            rel = f"{key}/{f.name}:{start}"
+            out.append(Example(f"benign:{rel}", Lines.from_code(code), frozenset(), "benign", f"benign:{key}",
+                               kind="benign", family=key, meta={"file": str(f)}))
+            n_kept += 1
+    rng.shuffle(out)
+    out = out[:max_chunks]
+    stats["benign"] = len(out)
+    stats["benign_packages"] = len({e.group for e in out})
+    return out
+
+
+def unlabelled_corpus(seed: int, max_chars: int, exclude_groups: set[str]) -> list[str]:
+    """Raw module texts (train-side packages only) for the tokenizer and masked-LM pretraining."""
+    rng = random.Random(f"{seed}:corpus")
+    pkgs = package_files(40, rng)
+    keys = [k for k in sorted(pkgs) if f"benign:{k}" not in exclude_groups]
+    files = [f for k in keys for f in pkgs[k]]
+    rng.shuffle(files)
+    out, total = [], 0
+    for f in files:
+        try:
+            t = f.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if len(t) > 200_000:
+            t = t[:200_000]
+        out.append(t)
+        total += len(t)
+        if total >= max_chars:
+            break
+    return out
+
+
+# ------------------------------------------------------------------------------------------ dedup + split
+def norm_key(code: str) -> str:
+    return hashlib.sha1(re.sub(r"\s+", "", code).encode()).hexdigest()
+
+
+def dedup(examples: list[Example], stats: Counter) -> list[Example]:
+    """Exact dedup on whitespace-free code. A vulnerable/fixed pair whose two versions are identical is
+    dropped; otherwise a positive wins over a negative and the first occurrence is kept."""
+    by_key: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        by_key[norm_key(e.code)].append(e)
+    out = []
+    for key, group in by_key.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        pos = [e for e in group if e.positive]
+        neg = [e for e in group if not e.positive]
+        if pos and neg and any(p.pair and any(n.pair == p.pair for n in neg) for p in pos):
+            stats["dedup_identical_pair_dropped"] += len(group)
+            continue
+        if pos and neg:
+            stats["dedup_conflict_pos_kept"] += 1
+        keep = pos[0] if pos else neg[0]
+        stats["dedup_removed"] += len(group) - 1
+        out.append(keep)
+    # keep the input order for determinism
+    order = {id(e): i for i, e in enumerate(examples)}
+    out.sort(key=lambda e: order[id(e)])
+    return out
+
+
+def _h(s: str) -> int:
+    return int(hashlib.sha1(s.encode()).hexdigest()[:8], 16)
+
+
+def assign_split(examples: list[Example], seed: int, val_every: dict[str, int] | None = None) -> dict[str, str]:
+    """group -> 'train' | 'val'. Groups are stratified by their main label inside each origin, then every
+    k-th group (in a seeded hash order) goes to validation, so each label gets held-out groups when it has
+    several."""
+    val_every = val_every or {"realfix": 4, "codeql": 4, "bandit": 4, "synth": 5, "benign": 5}
+    groups: dict[str, dict] = {}
+    for e in examples:
+        g = groups.setdefault(e.group, {"origin": e.origin, "labels": Counter()})
+        for l in e.labels:
+            g["labels"][l] += 1
+    strata: dict[tuple, list[str]] = defaultdict(list)
+    for gname, g in groups.items():
+        main = g["labels"].most_common(1)[0][0] if g["labels"] else "none"
+        strata[(g["origin"], main)].append(gname)
+    split = {}
+    for (origin, main), names in sorted(strata.items()):
+        k = val_every.get(origin, 5)
+        names.sort(key=lambda n: _h(f"{seed}:{n}"))
+        off = _h(f"{seed}:{origin}:{main}") % k
+        for i, n in enumerate(names):
+            split[n] = "val" if (i + off) % k == 0 and len(names) >= 2 else "train"
+    return split
+
+
+def split_examples(examples: list[Example], seed: int, stats: Counter) -> tuple[list[Example], list[Example]]:
+    split = assign_split(examples, seed)
+    train = [e for e in examples if split[e.group] == "train"]
+    val = [e for e in examples if split[e.group] == "val"]
+    # pairs never straddle (pairs share a commit/family); drop train items identical to a val item
+    val_keys = {norm_key(e.code) for e in val}
+    before = len(train)
+    train = [e for e in train if norm_key(e.code) not in val_keys]
+    stats["train_dropped_dup_of_val"] = before - len(train)
+    return train, val
+
+
+def data_fingerprint(paths: list[Path], extra: list[str]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(Path(p).read_bytes())
+    for t in extra:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()

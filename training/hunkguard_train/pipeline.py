@@ -1,0 +1,374 @@
+"""The whole training run: data -> split -> tokenizer -> (MLM) -> fine-tuning -> export -> calibration ->
+evaluation (ours vs Bandit) -> manifest, reference scores, model card."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as D
+from .evaluate import (calibrate, calibrate_line, fold_of, line_metrics, metrics_for, onnx_predictor, pair_ranking,
+                       predict_sets, run_bandit, score_codes, torch_predictor)
+from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signature, quantize
+from .labels import Catalogue
+from .model import HunkNet
+from .pycode import Lines
+from .tok import CLS, PAD, SEP, train_tokenizer
+from .train import finetune, make_items, mlm_pretrain
+
+log = logging.getLogger("hunkguard_train")
+
+VERSION = "0.1.0"
+MAX_LENGTH = 256
+STRIDE = 128
+
+PROFILES = {
+    # a few hundred examples, a few steps: checks the whole file set end to end
+    "smoke": dict(benign_max=400, benign_per_pkg=4, benign_files_per_pkg=2, synth_max=200, real_max=160,
+                  vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=0,
+                  variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
+                  epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8),
+    # ~10-15 minutes: the first model for the runtime integration
+    "quick": dict(benign_max=9000, benign_per_pkg=120, benign_files_per_pkg=30, synth_max=6000, real_max=None,
+                  vocab=8000, corpus_chars=12_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=0,
+                  variants={"realfix": 3, "codeql": 3, "bandit": 3, "synth": 1, "benign": 0.6, "default": 1},
+                  epochs=1.0, max_steps=None, lr=1e-3, batch_tokens=6144, benign_val_eval=800, mlm_batch=16,
+                  ft_time_limit=420),
+    # the shipped model: ~40-50 minutes on 2 cores
+    "full": dict(benign_max=26000, benign_per_pkg=300, benign_files_per_pkg=60, synth_max=None, real_max=None,
+                 vocab=8000, corpus_chars=25_000_000, d=192, layers=3, heads=4, ff=512, mlm_steps=500,
+                 variants={"realfix": 6, "codeql": 6, "bandit": 6, "synth": 1.5, "benign": 0.8, "default": 1},
+                 epochs=2.0, max_steps=None, lr=8e-4, batch_tokens=6144, benign_val_eval=1500, mlm_batch=16,
+                 mlm_time_limit=600, ft_time_limit=1800),
+}
+
+
+class Timer:
+    def __init__(self):
+        self.t = {}
+        self._s = None
+        self._name = None
+
+    def start(self, name):
+        self.stop()
+        self._name, self._s = name, time.time()
+        log.info("=== phase: %s", name)
+
+    def stop(self):
+        if self._name:
+            self.t[self._name] = round(self.t.get(self._name, 0) + time.time() - self._s, 1)
+        self._name = None
+
+
+def _seed_all(seed: int):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path | None = None,
+        overrides: dict | None = None) -> dict:
+    cfg = dict(PROFILES[profile])
+    cfg.update(overrides or {})
+    torch.set_num_threads(2)
+    _seed_all(seed)
+    timer = Timer()
+    t_start = time.time()
+    work_dir = Path(work_dir or Path(__file__).resolve().parents[1] / "work")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cat = Catalogue()
+    labels = cat.labels
+    label_index = cat.index
+    stats: Counter = Counter()
+
+    # ------------------------------------------------------------------ data
+    timer.start("data")
+    rng = random.Random(seed)
+    seed_ex = D.load_seed(cat, stats)
+    real_ex = D.load_realfix(cat, stats)
+    synth_ex = D.load_synth(cat, stats, seed)
+    if cfg.get("synth_max") and len(synth_ex) > cfg["synth_max"]:
+        synth_ex = random.Random(seed).sample(synth_ex, cfg["synth_max"])
+    if cfg.get("real_max"):
+        seed_ex = random.Random(seed).sample(seed_ex, min(len(seed_ex), cfg["real_max"]))
+        keep_pairs = set(random.Random(seed).sample(sorted({e.pair for e in real_ex}), cfg["real_max"] // 2))
+        real_ex = [e for e in real_ex if e.pair in keep_pairs]
+    benign_ex = D.load_benign(cat, stats, seed, cfg["benign_max"], cfg["benign_per_pkg"], cfg["benign_files_per_pkg"])
+    all_ex = D.dedup(seed_ex + real_ex + synth_ex + benign_ex, stats)
+    train_ex, val_ex = D.split_examples(all_ex, seed, stats)
+    # evaluation cost: keep a sample of held-out benign code (all packages represented)
+    val_benign = [e for e in val_ex if e.origin == "benign"]
+    if len(val_benign) > cfg["benign_val_eval"]:
+        val_benign = random.Random(seed).sample(val_benign, cfg["benign_val_eval"])
+    val_real = [e for e in val_ex if e.origin in ("realfix", "codeql", "bandit")] + val_benign
+    val_synth = [e for e in val_ex if e.origin == "synth"]
+    n_counts = {
+        "train": dict(Counter(e.origin for e in train_ex)), "val": dict(Counter(e.origin for e in val_ex)),
+        "train_pos": dict(Counter(e.origin for e in train_ex if e.positive)),
+        "val_pos": dict(Counter(e.origin for e in val_ex if e.positive)),
+        "val_real_eval": len(val_real), "val_synth_eval": len(val_synth),
+        "train_labels": dict(Counter(l for e in train_ex for l in e.labels)),
+        "val_real_labels": dict(Counter(l for e in val_real for l in e.labels)),
+        "synth_modules": dict(Counter(e.meta.get("module") for e in synth_ex)),
+    }
+    log.info("counts: %s", json.dumps(n_counts))
+    fp = D.data_fingerprint([D.DATA_DIR / "seed_train.jsonl", D.DATA_DIR / "realfix_train.jsonl"],
+                            sorted(f"{e.uid}\t{sorted(e.labels)}\t{e.code}" for e in synth_ex + benign_ex))
+
+    # ------------------------------------------------------------------ tokenizer
+    timer.start("tokenizer")
+    val_groups = {e.group for e in val_ex}
+    corpus = D.unlabelled_corpus(seed, cfg["corpus_chars"], val_groups)
+    tok_texts = corpus + [e.code for e in train_ex]
+    tok = train_tokenizer(tok_texts, cfg["vocab"])
+    log.info("tokenizer: %d tokens in vocab from %d texts", tok.get_vocab_size(), len(tok_texts))
+
+    # ------------------------------------------------------------------ training windows
+    timer.start("augment")
+    pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
+    items = make_items(train_ex, tok, label_index, random.Random(seed + 1), cfg["variants"], MAX_LENGTH - 2, pool)
+    n_items_pos = sum(int(it.seq.any()) for it in items)
+    log.info("training windows: %d (%d positive), mean length %.1f", len(items), n_items_pos,
+             np.mean([len(i.ids) for i in items]))
+
+    # ------------------------------------------------------------------ model
+    net = HunkNet(tok.get_vocab_size(), len(labels), d=cfg["d"], layers=cfg["layers"], heads=cfg["heads"],
+                  ff=cfg["ff"], max_len=MAX_LENGTH)
+    n_params = sum(p.numel() for p in net.parameters())
+    log.info("model: %d parameters %s", n_params, net.config)
+    timer.start("mlm_pretrain")
+    mlm_info = mlm_pretrain(net, tok, corpus, cfg["mlm_steps"], cfg["mlm_batch"], MAX_LENGTH - 2, 1e-3, seed,
+                            cfg.get("mlm_time_limit"))
+    timer.start("finetune")
+    ft_info = finetune(net, items, cfg["epochs"], cfg["lr"], cfg["batch_tokens"], seed,
+                       time_limit_s=cfg.get("ft_time_limit"), max_steps=cfg.get("max_steps"))
+    log.info("finetune: %s", ft_info)
+
+    # ------------------------------------------------------------------ export
+    timer.start("export")
+    stage = Path(tempfile.mkdtemp(prefix="stage_", dir=work_dir))
+    fp32 = stage / "model_fp32.onnx"
+    export_onnx(net, fp32)
+    diff_fp32 = check_against_torch(net, fp32)
+    q8 = stage / "model_int8.onnx"
+    quantize(fp32, q8)
+    diff_int8 = check_against_torch(net, q8)
+    log.info("onnx vs torch: fp32 %.2e, int8 %.2e", diff_fp32, diff_int8)
+
+    # ------------------------------------------------------------------ score validation with both files
+    timer.start("score_val")
+    val_all = val_real + val_synth
+    codes = [e.code for e in val_all]
+    res = {"fp32": score_codes(onnx_predictor(fp32), tok, codes, MAX_LENGTH, STRIDE),
+           "int8": score_codes(onnx_predictor(q8), tok, codes, MAX_LENGTH, STRIDE)}
+    # also hunk-like fragments of held-out benign code: the false-alarm rate the bot will see
+    frng = random.Random(seed + 7)
+    from .pycode import fragment
+    ben_frag = [fragment(e.lines, frng, None) for e in val_benign]
+    ben_frag_res = {k: score_codes(onnx_predictor(p), tok, [f.code for f in ben_frag], MAX_LENGTH, STRIDE)
+                    for k, p in (("fp32", fp32), ("int8", q8))}
+
+    # ------------------------------------------------------------------ calibration + metrics
+    timer.start("calibrate_eval")
+    nR = len(val_real)
+    report = {}
+    for variant in ("fp32", "int8"):
+        R = res[variant]
+        S = np.stack([r["seq"] for r in R])
+        Y = np.zeros_like(S, dtype=np.int64)
+        for i, e in enumerate(val_all):
+            for c in e.labels:
+                Y[i, label_index[c]] = 1
+        benign = np.array([e.origin == "benign" for e in val_all])
+        th_all, T_all = calibrate(S, Y, benign)
+        folds = np.array([fold_of(e) for e in val_all])
+        th_f, T_f = {}, {}
+        for f in (0, 1):
+            th_f[f], T_f[f] = calibrate(S[folds == f], Y[folds == f], benign[folds == f])
+        # cross-fitted predictions: each row uses the thresholds of the other fold
+        th_row = np.stack([th_f[1 - f] for f in folds])
+        preds_x = [{labels[c] for c in np.nonzero(S[i] >= th_row[i])[0]} for i in range(len(val_all))]
+        line_th = calibrate_line(R[:nR], val_real, label_index, th_all)
+        m_real_x = metrics_for(preds_x[:nR], list(S[:nR].max(1)), val_real, labels, R[:nR], line_th, th_all)
+        preds_in = predict_sets(R, th_all, labels)
+        m_real_in = metrics_for(preds_in[:nR], list(S[:nR].max(1)), val_real, labels, R[:nR], line_th, th_all)
+        m_synth = metrics_for(preds_in[nR:], list(S[nR:].max(1)), val_synth, labels) if val_synth else None
+        pr = pair_ranking(R[:nR], val_real, label_index)
+        lm = line_metrics(R[:nR], val_real, preds_x[:nR], label_index, th_all, line_th)
+        fr = ben_frag_res[variant]
+        frag_fpr = float(np.mean([(r["seq"] >= th_all).any() for r in fr])) if fr else None
+        report[variant] = {"thresholds": th_all, "T": T_all, "fold_thresholds": th_f, "fold_T": T_f,
+                           "line_threshold": line_th, "real_crossfit": m_real_x, "real_insample": m_real_in,
+                           "synthetic": m_synth, "pairs": pr, "lines": lm, "benign_fragment_fpr": frag_fpr}
+    # int8 is shipped when it holds the metrics (binary F1 within 0.01, FPR within 0.5 points)
+    a, b = report["fp32"]["real_crossfit"], report["int8"]["real_crossfit"]
+    use_int8 = (b["binary_labelled"]["f1"] >= a["binary_labelled"]["f1"] - 0.01
+                and (b["benign_fpr"] or 0) <= (a["benign_fpr"] or 0) + 0.005)
+    chosen = "int8" if use_int8 else "fp32"
+    rep = report[chosen]
+    log.info("shipping %s", chosen)
+
+    # ------------------------------------------------------------------ bandit side by side
+    timer.start("bandit")
+    b_filt, b_any, b_info = run_bandit(val_real, cat, work_dir)
+    m_bandit = metrics_for(b_filt, None, val_real, labels)
+    m_bandit_any = metrics_for([{"any"} if x else set() for x in b_any], None, val_real, ["any"])
+    b_frag_filt, b_frag_any, _ = run_bandit([type(e)(e.uid, f, e.labels, e.origin, e.group) for e, f in zip(val_benign, ben_frag)], cat, work_dir)
+    b_frag_fpr = float(np.mean([bool(x) for x in b_frag_filt])) if b_frag_filt else None
+    pr_b = _bandit_pairs(b_filt, val_real)
+    timer.stop()
+
+    # ------------------------------------------------------------------ write the file set
+    timer.start("write")
+    final = stage / "final"
+    final.mkdir()
+    shutil.copy(q8 if use_int8 else fp32, final / "model.onnx")
+    tok.save(str(final / "tokenizer.json"))
+    sig = io_signature(final / "model.onnx")
+    size = (final / "model.onnx").stat().st_size
+    thresholds = {l: float(rep["thresholds"][i]) for i, l in enumerate(labels)}
+    spread = _spread(rep, labels, report)
+    elapsed = round(time.time() - t_start, 1)
+    timer.stop()
+    metrics = {
+        "evaluated_on": "real-code validation split (realfix by fix commit, CodeQL/Bandit by source file, held-out "
+                        "benign packages); thresholds cross-fitted over two folds of validation groups",
+        "ours": _summary(rep["real_crossfit"], rep["pairs"], rep["lines"], rep["benign_fragment_fpr"]),
+        "ours_insample_thresholds": _summary(rep["real_insample"], rep["pairs"], rep["lines"], None),
+        "bandit": _summary(m_bandit, pr_b, None, b_frag_fpr),
+        "bandit_any_finding": {"binary_labelled_f1": m_bandit_any["binary_labelled"]["f1"],
+                               "benign_fpr": m_bandit_any["benign_fpr"]},
+        "per_label": {"ours": rep["real_crossfit"]["per_label"], "bandit": m_bandit["per_label"]},
+        "synthetic_val": _summary(rep["synthetic"], None, None, None) if rep["synthetic"] else None,
+        "fp32_vs_int8": {"fp32": _summary(report["fp32"]["real_crossfit"], report["fp32"]["pairs"], report["fp32"]["lines"], report["fp32"]["benign_fragment_fpr"]),
+                         "int8": _summary(report["int8"]["real_crossfit"], report["int8"]["pairs"], report["int8"]["lines"], report["int8"]["benign_fragment_fpr"]),
+                         "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}},
+        "threshold_spread": spread,
+        "counts": n_counts,
+        "data_stats": dict(stats),
+        "training": {"profile": profile, "params": n_params, "config": net.config, "windows": len(items),
+                     "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info, "seed": seed},
+        "timings_s": dict(timer.t, total=elapsed),
+        "bandit_info": b_info,
+    }
+    now = dt.datetime.now(dt.timezone.utc)
+    manifest = {
+        "name": "hunkguard-cwe",
+        "version": f"{VERSION}+{now.strftime('%Y%m%d')}" + ("" if profile == "full" else f".{profile}"),
+        "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "labels": labels,
+        "thresholds": thresholds,
+        "line_threshold": float(rep["line_threshold"]),
+        "max_length": MAX_LENGTH,
+        "stride": STRIDE,
+        "pad_id": PAD, "cls_id": CLS, "sep_id": SEP,
+        "inputs": INPUTS, "outputs": OUTPUTS,
+        "quantized": use_int8,
+        "training_data_sha256": fp,
+        "metrics": metrics,
+        "onnx": {"opset": sig["opset"], "ir_version": sig["ir_version"], "size_bytes": size},
+    }
+    (final / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
+    refs = reference_scores(final / "model.onnx", tok)
+    (final / "reference_scores.json").write_text(json.dumps(refs, indent=1) + "\n")
+    from .card import model_card
+    (final / "MODEL_CARD.md").write_text(model_card(manifest, cat, refs))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in ("tokenizer.json", "manifest.json", "reference_scores.json", "MODEL_CARD.md", "model.onnx"):
+        tmp = out_dir / f".{f}.tmp"
+        shutil.copy(final / f, tmp)
+        os.replace(tmp, out_dir / f)
+    (work_dir / f"report_{profile}.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+    shutil.rmtree(stage, ignore_errors=True)
+    log.info("wrote %s (model %.1f MB) in %.0fs: %s", out_dir, size / 1e6, time.time() - t_start, json.dumps(timer.t))
+    return manifest
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(type(o))
+
+
+def _summary(m, pairs, lines, frag_fpr) -> dict:
+    if m is None:
+        return None
+    return {"binary_labelled": m["binary_labelled"], "binary_with_benign": m["binary_with_benign"],
+            "binary_realfix": m["binary_realfix"], "binary_codeql": m["binary_codeql"], "binary_bandit_seed": m["binary_bandit"],
+            "benign_fpr": m["benign_fpr"], "benign_n": m["benign_n"], "benign_fragment_fpr": frag_fpr,
+            "auc_labelled": m.get("auc_labelled"), "auc_with_benign": m.get("auc_with_benign"),
+            "cwe_family_acc_tp": m["cwe_family_acc_tp"], "n_true_positives": m["n_true_positives"],
+            "pair_ranking": pairs, "lines": lines}
+
+
+def _bandit_pairs(preds: list[set], exs) -> dict:
+    by = {}
+    for p, e in zip(preds, exs):
+        if e.origin == "realfix" and e.pair:
+            by.setdefault(e.pair, {})["vul" if e.positive else "fix"] = (p, e)
+    w = n = 0.0
+    for d in by.values():
+        if "vul" in d and "fix" in d:
+            (pv, ev), (pf, _) = d["vul"], d["fix"]
+            c = next(iter(ev.labels))
+            a, b = c in pv, c in pf
+            w += 1.0 if a and not b else (0.5 if a == b else 0.0)
+            n += 1
+    return {"pairs": int(n), "vul_above_fix_label": round(w / n, 4) if n else None, "note": "ties (both or neither flagged) count 0.5"}
+
+
+def _spread(rep, labels, report) -> dict:
+    th = rep["thresholds"]
+    f0, f1 = rep["fold_thresholds"][0], rep["fold_thresholds"][1]
+    per = {l: {"shipped": float(th[i]), "fold_a": float(f0[i]), "fold_b": float(f1[i]),
+               "fp32": float(report["fp32"]["thresholds"][i]), "int8": float(report["int8"]["thresholds"][i])}
+           for i, l in enumerate(labels)}
+    d_fold = np.abs(np.asarray(f0) - np.asarray(f1))
+    d_q = np.abs(np.asarray(report["fp32"]["thresholds"]) - np.asarray(report["int8"]["thresholds"]))
+    return {"global_T": rep["T"], "fold_T": [rep["fold_T"][0], rep["fold_T"][1]],
+            "shipped_min": float(np.min(th)), "shipped_max": float(np.max(th)),
+            "fold_abs_diff_mean": round(float(d_fold.mean()), 4), "fold_abs_diff_max": round(float(d_fold.max()), 4),
+            "fp32_int8_abs_diff_max": round(float(d_q.max()), 4), "per_label": per}
+
+
+REFERENCE_CASES = [
+    ("sql_injection", 'def find_user(conn, username):\n    cur = conn.cursor()\n    cur.execute("SELECT * FROM users WHERE name = \'%s\'" % username)\n    return cur.fetchone()\n'),
+    ("sql_parameterized", 'def find_user(conn, username):\n    cur = conn.cursor()\n    cur.execute("SELECT * FROM users WHERE name = %s", (username,))\n    return cur.fetchone()\n'),
+    ("command_injection", 'import os\n\n@app.route("/ping")\ndef ping():\n    host = request.args.get("host")\n    os.system("ping -c 1 " + host)\n    return "ok"\n'),
+    ("yaml_load", 'def load_config(path):\n    with open(path) as f:\n        return yaml.load(f.read())\n'),
+    ("safe_function", 'def moving_average(values, window):\n    out = []\n    total = 0.0\n    for i, v in enumerate(values):\n        total += v\n        if i >= window:\n            total -= values[i - window]\n        out.append(total / min(i + 1, window))\n    return out\n'),
+    ("pickle_from_request", 'def restore(request):\n    blob = request.body\n    state = pickle.loads(blob)\n    return state["user"]\n'),
+]
+
+
+def reference_scores(model_path: Path, tok) -> dict:
+    """Scores the Rust test reproduces: ids built as the Rust side does (no padding, batch 1)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+    cases = []
+    for name, code in REFERENCE_CASES:
+        ids = [CLS] + tok.encode(code, add_special_tokens=False).ids + [SEP]
+        x = np.asarray([ids], dtype=np.int64)
+        s, t = sess.run(OUTPUTS, {"input_ids": x, "attention_mask": np.ones_like(x)})
+        cases.append({"name": name, "code": code, "input_ids": ids,
+                      "seq_probs": [round(float(v), 7) for v in s[0]],
+                      "token_probs": [[round(float(v), 7) for v in row] for row in t[0]]})
+    return {"model": "model.onnx", "tolerance": 1e-4, "cases": cases}

@@ -1,0 +1,427 @@
+"""Python source handling: labelled lines, comment/docstring stripping, identifier renaming,
+reformatting, hunk-like fragments, and the risky-call filter for benign code.
+
+Every transformation works on `Lines`: the text lines plus, per line, the set of CWE labels and
+whether the label is known. Lines are only kept, dropped, rewritten in place or inserted with their
+own labels, so line labels stay aligned whatever the transformation does.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import keyword
+import random
+import re
+import textwrap
+import tokenize
+from dataclasses import dataclass, field
+
+EMPTY: frozenset = frozenset()
+
+
+@dataclass
+class Lines:
+    text: list[str]
+    labels: list[frozenset] = field(default_factory=list)  # per line: CWE ids
+    known: list[bool] = field(default_factory=list)  # per line: False = do not train tokens of this line
+
+    def __post_init__(self):
+        if not self.labels:
+            self.labels = [EMPTY] * len(self.text)
+        if not self.known:
+            self.known = [True] * len(self.text)
+        assert len(self.text) == len(self.labels) == len(self.known)
+
+    @classmethod
+    def from_code(cls, code: str, line_labels: dict[int, set] | None = None, unknown: set[int] | None = None):
+        text = normalize_newlines(code).split("\n")
+        labels = [frozenset((line_labels or {}).get(i + 1, ())) for i in range(len(text))]
+        known = [(i + 1) not in (unknown or ()) for i in range(len(text))]
+        return cls(text, labels, known)
+
+    @property
+    def code(self) -> str:
+        return "\n".join(self.text)
+
+    def positive_lines(self) -> list[int]:
+        return [i for i, l in enumerate(self.labels) if l]
+
+    def label_set(self) -> frozenset:
+        s = set()
+        for l in self.labels:
+            s |= l
+        return frozenset(s)
+
+    def keep(self, idx: list[int]) -> "Lines":
+        return Lines([self.text[i] for i in idx], [self.labels[i] for i in idx], [self.known[i] for i in idx])
+
+    def with_text(self, text: list[str]) -> "Lines":
+        assert len(text) == len(self.text)
+        return Lines(list(text), list(self.labels), list(self.known))
+
+    def __add__(self, other: "Lines") -> "Lines":
+        return Lines(self.text + other.text, self.labels + other.labels, self.known + other.known)
+
+
+def normalize_newlines(code: str) -> str:
+    return code.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def dedent_lines(lines: Lines) -> Lines:
+    ded = textwrap.dedent(lines.code).split("\n")
+    if len(ded) != len(lines.text):
+        return lines
+    return lines.with_text(ded)
+
+
+def _tokens(code: str):
+    try:
+        return list(tokenize.generate_tokens(io.StringIO(code + "\n").readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------- comments
+def strip_comments_and_docstrings(lines: Lines) -> Lines:
+    """Remove comments and docstrings (bare string statements); drop lines emptied by it.
+    Keeps the original when a positive example would lose all its labelled lines."""
+    src = dedent_lines(lines)
+    toks = _tokens(src.code)
+    text = list(src.text)
+    drop: set[int] = set()
+    if toks is None:
+        for i, t in enumerate(text):
+            if t.lstrip().startswith("#"):
+                drop.add(i)
+    else:
+        cut: dict[int, int] = {}
+        for tok in toks:
+            if tok.type == tokenize.COMMENT:
+                r, c = tok.start
+                cut[r - 1] = min(cut.get(r - 1, 10**9), c)
+        # bare string statements: STRING tokens forming a whole logical line
+        logical: list = []
+        for tok in toks:
+            if tok.type in (tokenize.NL, tokenize.COMMENT):
+                continue
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if logical and all(t.type == tokenize.STRING for t in logical):
+                    r0, r1 = logical[0].start[0], logical[-1].end[0]
+                    for r in range(r0, r1 + 1):
+                        if r - 1 < len(text):
+                            drop.add(r - 1)
+                logical = []
+                continue
+            if tok.type in (tokenize.INDENT, tokenize.DEDENT):
+                continue
+            logical.append(tok)
+        for r, c in cut.items():
+            if r < len(text) and r not in drop:
+                new = text[r][:c].rstrip()
+                if not new.strip():
+                    drop.add(r)
+                else:
+                    # keep the original indentation of the kept part
+                    text[r] = new
+        # apply the edits to the original (non-dedented) lines: the dedent removed a prefix of each line
+    orig = lines.text
+    final = []
+    for i, t in enumerate(text):
+        off = len(orig[i]) - len(src.text[i])
+        final.append(orig[i][: off + len(t)] if t != src.text[i] else orig[i])
+    out = Lines(final, list(lines.labels), list(lines.known))
+    keep = [i for i in range(len(text)) if i not in drop]
+    res = out.keep(keep)
+    if lines.positive_lines() and not res.positive_lines():
+        return lines
+    if not any(t.strip() for t in res.text):
+        return lines
+    return res
+
+
+def _common_prefix(text: list[str]) -> str:
+    ws = [re.match(r"[ \t]*", t).group(0) for t in text if t.strip()]
+    if not ws:
+        return ""
+    p = ws[0]
+    for w in ws[1:]:
+        while not w.startswith(p):
+            p = p[:-1]
+    return p
+
+
+# --------------------------------------------------------------------------------------------- renaming
+NAME_POOL = (
+    "data value item result name path url query cmd command user user_id username payload body text content "
+    "record entry key token config settings options params args kwargs resp response req handler client conn "
+    "session db cursor row rows items values target source dest output buf buffer line lines msg message info "
+    "obj node element doc tree root file_name filename fname folder directory base_dir host port addr address "
+    "account profile order product page limit offset count total idx index pos start end size length amount "
+    "status code result_set mapping lookup cache store registry manager service worker job task event ctx "
+    "context state flag mode kind label title slug tag category group owner author email hint "
+    "template html markup expr expression pattern regex selector fields columns table schema model form "
+    "process run handle load fetch get_item update_item save_record build make_query render_page "
+    "do_work check_value parse_input read_file write_file send_request compute apply execute_job"
+).split()
+_BUILTINS = set(dir(builtins)) | set(keyword.kwlist) | {"self", "cls", "match", "case", "_", "__name__"}
+PROTECTED = _BUILTINS | {
+    # framework globals that carry meaning and are rarely assigned in a hunk
+    "request", "app", "os", "sys", "subprocess", "pickle", "yaml", "json", "re", "hashlib", "random",
+    "secrets", "requests", "flask", "django", "jinja2", "sqlite3", "tempfile", "shutil", "logging",
+    "logger", "log", "urllib", "ssl", "socket", "hmac", "base64", "marshal", "shelve", "xml", "lxml",
+    "etree", "ET", "eval", "exec", "compile", "open", "input", "print", "setattr", "getattr", "super",
+}
+
+
+def defined_names(code: str) -> set[str]:
+    """Names the snippet itself defines (functions, classes, parameters, assignment targets)."""
+    names: set[str] = set()
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is not None:
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(n.name)
+            elif isinstance(n, ast.arg):
+                names.add(n.arg)
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                names.add(n.name)
+    else:
+        for m in re.finditer(r"\b(?:def|class)\s+([A-Za-z_]\w*)", code):
+            names.add(m.group(1))
+        for m in re.finditer(r"\bdef\s+\w+\s*\(([^)]*)\)", code):
+            for p in m.group(1).split(","):
+                p = p.strip().lstrip("*").split("=")[0].split(":")[0].strip()
+                if re.fullmatch(r"[A-Za-z_]\w*", p):
+                    names.add(p)
+        for m in re.finditer(r"^[ \t]*([A-Za-z_]\w*)\s*=[^=]", code, re.M):
+            names.add(m.group(1))
+        for m in re.finditer(r"\bfor\s+([A-Za-z_]\w*)\s+in\b", code):
+            names.add(m.group(1))
+    return {n for n in names if n not in PROTECTED and not n.startswith("__")}
+
+
+def rename_identifiers(lines: Lines, rng: random.Random, p_keep: float = 0.0) -> Lines:
+    """Consistently rename the names a snippet defines to names drawn from a pool shared by all
+    classes, so that names (`unsafe_query`, `good()`) cannot decide the label."""
+    names = sorted(defined_names(lines.code))
+    if not names:
+        return lines
+    used = set(_NAME_RE.findall(lines.code))
+    pool = [p for p in NAME_POOL if p not in used]
+    rng.shuffle(pool)
+    mapping: dict[str, str] = {}
+    for i, n in enumerate(names):
+        if rng.random() < p_keep:
+            continue
+        new = pool[i % len(pool)] if i < len(pool) else f"{pool[i % len(pool)]}{i}"
+        if n[:1].isupper() and rng.random() < 0.8:
+            new = "".join(w.capitalize() for w in new.split("_"))
+        mapping[n] = new
+    if not mapping:
+        return lines
+    return lines.with_text(_rename_all(lines.text, mapping))
+
+
+_NAME_RE = re.compile(r"[A-Za-z_]\w*")
+_STR_RE = re.compile(r"""(?:[rbuRBUfF]{0,2})("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')""")
+
+
+def _rename_all(text: list[str], mapping: dict[str, str]) -> list[str]:
+    """Rename line by line, tracking open brackets across lines so that keyword arguments of calls
+    (`f(\n    shell=True)`) keep their names while parameters of a `def` are renamed."""
+    stack: list[bool] = []  # per open bracket: True when it belongs to a def/lambda signature
+    out = []
+    for line in text:
+        out.append(_rename_line(line, mapping, stack))
+    return out
+
+
+def _rename_line(line: str, mapping: dict[str, str], stack: list[bool]) -> str:
+    out = []
+    pos = 0
+    is_def = line.lstrip().startswith(("def ", "async def ", "class "))
+    for m in _STR_RE.finditer(line):
+        out.append(_rename_code(line[pos:m.start()], mapping, stack, is_def))
+        s = m.group(0)
+        if s[:1] in "fF" or s[1:2] in "fF":
+            s = re.sub(r"\{([A-Za-z_]\w*)", lambda mm: "{" + mapping.get(mm.group(1), mm.group(1)), s)
+        out.append(s)
+        pos = m.end()
+    out.append(_rename_code(line[pos:], mapping, stack, is_def))
+    return "".join(out)
+
+
+_PIECE_RE = re.compile(r"[A-Za-z_]\w*|[()\[\]{}]|#.*$|\s+|.", re.S)
+
+
+def _rename_code(seg: str, mapping: dict[str, str], stack: list[bool], is_def: bool) -> str:
+    pieces = _PIECE_RE.findall(seg)
+    res = []
+    prev_sig = ""
+    for k, p in enumerate(pieces):
+        if p.startswith("#"):
+            res.append(p)
+            break
+        if p in "([{" and len(p) == 1:
+            stack.append(is_def or prev_sig == "lambda")
+        elif p in ")]}" and len(p) == 1:
+            if stack:
+                stack.pop()
+        elif p in mapping and prev_sig != ".":
+            nxt = "".join(pieces[k + 1:k + 4]).lstrip()
+            kwarg = nxt.startswith("=") and not nxt.startswith("==") and stack and not stack[-1]
+            if not kwarg:
+                p = mapping[p]
+        res.append(p)
+        if not p.isspace():
+            prev_sig = p
+    return "".join(res)
+
+
+# --------------------------------------------------------------------------------------------- reformatting
+def reindent(lines: Lines, rng: random.Random) -> Lines:
+    """Change the indentation unit (2/3/4 spaces or tabs) and the base indentation."""
+    text = [t.expandtabs(4) for t in lines.text]
+    widths = [len(t) - len(t.lstrip(" ")) for t in text if t.strip()]
+    if not widths:
+        return lines
+    base = min(widths)
+    rel = sorted({w - base for w in widths if w > base})
+    unit = rel[0] if rel else 4
+    unit = max(unit, 1)
+    new_unit = rng.choice([4, 4, 4, 2, 3, 8, "\t"])
+    new_base = rng.choice([0, 0, 0, 4, 8])
+    out = []
+    for t in text:
+        if not t.strip():
+            out.append("")
+            continue
+        w = len(t) - len(t.lstrip(" "))
+        lvl, extra = divmod(w - base, unit)
+        if new_unit == "\t":
+            ind = " " * new_base + "\t" * lvl + " " * extra
+        else:
+            ind = " " * (new_base + lvl * new_unit + extra)
+        out.append(ind + t.lstrip(" "))
+    return lines.with_text(out)
+
+
+def swap_quotes(lines: Lines, rng: random.Random) -> Lines:
+    """Switch simple string literals between ' and \" (line-preserving)."""
+    target, other = ("'", '"') if rng.random() < 0.5 else ('"', "'")
+
+    def repl(m: re.Match) -> str:
+        s = m.group(0)
+        body = s[1:-1]
+        if s[0] != other or target in body or "\\" in body:
+            return s
+        return target + body + target
+
+    pat = re.compile(r"(?<![A-Za-z0-9_'\"])(\"[^\"\n]*\"|'[^'\n]*')")
+    return lines.with_text([pat.sub(repl, t) for t in lines.text])
+
+
+def respace(lines: Lines, rng: random.Random) -> Lines:
+    """Small spacing changes outside strings: after commas and around `=` in keyword arguments."""
+    mode = rng.choice(["tight", "loose", "none"])
+    if mode == "none":
+        return lines
+    out = []
+    for t in lines.text:
+        if "'" in t or '"' in t or "#" in t:
+            out.append(t)
+            continue
+        if mode == "tight":
+            t2 = re.sub(r",\s+(?=\S)", ",", t) if rng.random() < 0.3 else t
+        else:
+            t2 = re.sub(r"\(\s*", "( ", t, count=1) if rng.random() < 0.2 else t
+            t2 = re.sub(r",(?=\S)", ", ", t2)
+        out.append(t2)
+    return lines.with_text(out)
+
+
+def trailing_ws(lines: Lines, rng: random.Random) -> Lines:
+    return lines.with_text([t + (" " * rng.randint(1, 3) if t.strip() and rng.random() < 0.1 else "") for t in lines.text])
+
+
+# --------------------------------------------------------------------------------------------- fragments
+def fragment(lines: Lines, rng: random.Random, context_pool: list[Lines] | None = None,
+             p_context: float = 0.5) -> Lines:
+    """Cut a hunk-like fragment: start mid-function, keep a partial body, surround it with unrelated code.
+    Positive examples always keep at least one labelled line (the fragment a reviewer would see)."""
+    n = len(lines.text)
+    pos = lines.positive_lines()
+    if pos:
+        v = rng.choice(pos)
+        a = max(0, v - rng.choice([0, 1, 2, 3, 5, 8, 12, 20]))
+        b = min(n, v + 1 + rng.choice([0, 1, 2, 3, 5, 8, 12]))
+    else:
+        length = rng.randint(2, min(max(n, 2), 40))
+        a = rng.randint(0, max(0, n - length))
+        b = min(n, a + length)
+    frag = lines.keep(list(range(a, b)))
+    if context_pool and rng.random() < p_context:
+        if rng.random() < 0.7:
+            c = rng.choice(context_pool)
+            k = rng.randint(1, min(12, len(c.text)))
+            s = rng.randint(0, len(c.text) - k)
+            frag = Lines(list(c.text[s:s + k]), [EMPTY] * k, [True] * k) + frag
+        if rng.random() < 0.5:
+            c = rng.choice(context_pool)
+            k = rng.randint(1, min(12, len(c.text)))
+            s = rng.randint(0, len(c.text) - k)
+            frag = frag + Lines(list(c.text[s:s + k]), [EMPTY] * k, [True] * k)
+    return frag
+
+
+def augment(lines: Lines, rng: random.Random, *, rename: bool = True, strip: bool = True,
+            reformat: bool = True) -> Lines:
+    out = lines
+    if strip:
+        out = strip_comments_and_docstrings(out)
+    if rename:
+        out = rename_identifiers(out, rng)
+    if reformat:
+        out = reindent(out, rng)
+        if rng.random() < 0.4:
+            out = swap_quotes(out, rng)
+        if rng.random() < 0.3:
+            out = respace(out, rng)
+        if rng.random() < 0.2:
+            out = trailing_ws(out, rng)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- risky filter
+RISKY_PATTERNS = [
+    r"\beval\s*\(", r"\bexec\s*\(", r"\bcompile\s*\(", r"\bpickle\b", r"\bcPickle\b", r"\bmarshal\.loads?\b",
+    r"\bshelve\b", r"\bdill\b", r"\bjsonpickle\b", r"shell\s*=\s*True", r"\bos\.system\b", r"\bos\.popen\b",
+    r"\bos\.exec\w*\(", r"\bos\.spawn\w*\(", r"\bcommands\.getoutput", r"\bsubprocess\.", r"\bPopen\s*\(",
+    r"\byaml\.load\b", r"\byaml\.unsafe_load\b", r"\bload_all\b", r"\bmd5\b", r"\bsha1\b", r"\bMD5\b", r"\bSHA1\b",
+    r"verify\s*=\s*False", r"CERT_NONE", r"_create_unverified_context", r"check_hostname\s*=\s*False",
+    r"AutoAddPolicy", r"\bmktemp\s*\(", r"chmod", r"0o?777", r"0o?666", r"\bumask\b", r"\bDES\b", r"\bARC4\b",
+    r"\bRC4\b", r"Blowfish", r"\bECB\b", r"PROTOCOL_SSLv", r"PROTOCOL_TLSv1\b", r"\brandom\.(random|randint|choice|getrandbits|randrange)\b",
+    r"\bexecute\s*\(", r"\bexecutescript\s*\(", r"\braw\s*\(", r"\bextra\s*\(", r"mark_safe", r"\bMarkup\s*\(",
+    r"autoescape\s*=\s*False", r"render_template_string", r"\bTemplate\s*\(", r"\btorch\.load\b",
+    r"\bXMLParser\b", r"resolve_entities", r"\bxml\.sax\b", r"\bminidom\b", r"\bxml\.dom\b", r"\bparseString\b",
+    r"\bexpatbuilder\b", r"\bxpath\s*\(", r"\bldap\b", r"\$where", r"debug\s*=\s*True", r"DEBUG\s*=\s*True",
+    r"csrf_exempt", r"CSRF", r"set_cookie", r"\bredirect\s*\(", r"\burlopen\s*\(", r"\brequests\.(get|post|put|request|delete)\b",
+    r"password\s*=\s*['\"]", r"passwd\s*=\s*['\"]", r"secret\s*=\s*['\"]", r"token\s*=\s*['\"][A-Za-z0-9]", r"api_key\s*=\s*['\"]",
+    r"SECRET_KEY", r"\bftplib\b", r"\btelnetlib\b", r"\bsmtplib\b", r"http://", r"\bjwt\.decode\b", r"verify_signature",
+    r"traceback\.format_exc", r"\binput\s*\(", r"\b__import__\s*\(", r"\bimportlib\.import_module\b", r"\bgetattr\s*\(\s*\w+\s*,\s*request",
+    r"\btarfile\b", r"\bzipfile\b", r"extractall", r"\bunpack_archive\b", r"\bre\.compile\s*\(\s*[a-z_]", r"\bsocket\b",
+    r"bind\s*\(\s*\(\s*['\"]0\.0\.0\.0", r"/tmp/", r"\bsend_file\b", r"\bsend_from_directory\b", r"\bsetHeader\b",
+    r"\.headers\s*\[", r"\bxmlrpc\b", r"\bassert\b.*password", r"\bhmac\.compare\b",
+]
+_RISKY_RE = re.compile("|".join(f"(?:{p})" for p in RISKY_PATTERNS))
+
+
+def is_risky(code: str) -> bool:
+    """True when code uses an API that one of our labels is about: such code is not labelled safe."""
+    return _RISKY_RE.search(code) is not None

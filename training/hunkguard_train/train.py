@@ -1,0 +1,240 @@
+"""Turning examples into training windows (with augmentation), masked-LM pretraining and fine-tuning."""
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import Example
+from .model import HunkNet
+from .pycode import Lines, augment, fragment
+from .tok import CLS, MASK, PAD, SEP, encode_labelled
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Item:
+    ids: np.ndarray  # content token ids (no specials), len <= max_tokens
+    y: np.ndarray  # [n, L] uint8
+    m: np.ndarray  # [n] uint8 token-loss mask
+    seq: np.ndarray  # [L] float32
+    origin: str
+
+
+def _variant(ex: Example, rng: random.Random, frag: bool, pool: list[Lines]) -> Lines:
+    hints = bool(ex.meta.get("name_hints"))
+    rename = hints or rng.random() < 0.7
+    strip = ex.origin != "benign" or rng.random() < 0.7
+    lines = augment(ex.lines, rng, rename=rename, strip=strip, reformat=rng.random() < 0.8)
+    if frag:
+        lines = fragment(lines, rng, pool, p_context=0.6)
+    return lines
+
+
+def make_items(examples: list[Example], tok, label_index: dict[str, int], rng: random.Random, variants: dict,
+               max_tokens: int, pool: list[Lines], p_frag: float = 0.5) -> list[Item]:
+    L = len(label_index)
+    items: list[Item] = []
+    for ex in examples:
+        key = ex.origin if ex.origin in variants else "default"
+        n_var = variants.get(key, 1)
+        # fractional counts: 0.5 = every other example
+        n = int(n_var) + (1 if rng.random() < (n_var - int(n_var)) else 0)
+        for v in range(n):
+            frag = rng.random() < p_frag and (not ex.positive or bool(ex.lines.positive_lines()))
+            try:
+                lines = _variant(ex, rng, frag, pool)
+            except Exception as e:  # noqa: BLE001 - one bad snippet must not stop training
+                log.debug("augment failed on %s: %s", ex.uid, e)
+                lines = ex.lines
+            if not any(t.strip() for t in lines.text):
+                continue
+            ids, y, m, _ = encode_labelled(tok, lines.code, lines.labels, lines.known, label_index)
+            if len(ids) == 0:
+                continue
+            if len(ids) > max_tokens:
+                pos = np.nonzero(y.any(axis=1))[0]
+                if len(pos):
+                    c = int(rng.choice(list(pos)))
+                    lo = max(0, c - max_tokens + 1)
+                    hi = min(c, len(ids) - max_tokens)
+                    a = rng.randint(lo, max(lo, hi))
+                else:
+                    a = rng.randint(0, len(ids) - max_tokens)
+                ids, y, m = ids[a:a + max_tokens], y[a:a + max_tokens], m[a:a + max_tokens]
+            seq = np.zeros(L, dtype=np.float32)
+            if ex.positive:
+                present = y.any(axis=0)
+                if lines.positive_lines() and present.any():
+                    seq[present] = 1.0
+                elif not lines.positive_lines() and not any(lines.known):
+                    for c in ex.labels:  # no line labels at all: the example's label
+                        seq[label_index[c]] = 1.0
+                else:
+                    # the window lost every labelled token: not a clean negative, skip it
+                    continue
+            items.append(Item(ids, y, m, seq, ex.origin))
+    return items
+
+
+def batches(items: list[Item], max_batch_tokens: int, rng: random.Random, max_batch: int = 64):
+    """Length-bucketed batches (shuffled), each padded to its longest window (+2 for CLS/SEP)."""
+    idx = list(range(len(items)))
+    rng.shuffle(idx)
+    out = []
+    chunk = 2048
+    for s in range(0, len(idx), chunk):
+        part = sorted(idx[s:s + chunk], key=lambda i: len(items[i].ids))
+        cur: list[int] = []
+        for i in part:
+            ln = len(items[i].ids) + 2
+            if cur and (ln * (len(cur) + 1) > max_batch_tokens or len(cur) >= max_batch):
+                out.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+def collate(items: list[Item], idx: list[int], n_labels: int):
+    T = max(len(items[i].ids) for i in idx) + 2
+    B = len(idx)
+    ids = np.full((B, T), PAD, dtype=np.int64)
+    att = np.zeros((B, T), dtype=np.int64)
+    y = np.zeros((B, T, n_labels), dtype=np.float32)
+    m = np.zeros((B, T), dtype=np.float32)
+    seq = np.zeros((B, n_labels), dtype=np.float32)
+    for b, i in enumerate(idx):
+        it = items[i]
+        n = len(it.ids)
+        ids[b, 0] = CLS
+        ids[b, 1:n + 1] = it.ids
+        ids[b, n + 1] = SEP
+        att[b, :n + 2] = 1
+        y[b, 1:n + 1] = it.y
+        m[b, 1:n + 1] = it.m
+        seq[b] = it.seq
+    return (torch.from_numpy(ids), torch.from_numpy(att), torch.from_numpy(y), torch.from_numpy(m),
+            torch.from_numpy(seq))
+
+
+def _lr(step: int, total: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = (step - warmup) / max(1, total - warmup)
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+# ------------------------------------------------------------------------------------------ masked LM
+def mlm_pretrain(net: HunkNet, tok, texts: list[str], steps: int, batch: int, max_tokens: int, lr: float,
+                 seed: int, time_limit_s: float | None = None) -> dict:
+    if steps <= 0 or not texts:
+        return {"steps": 0}
+    rng = np.random.default_rng(seed)
+    encs = tok.encode_batch(texts, add_special_tokens=False)
+    stream = []
+    for e in encs:
+        stream.extend(e.ids)
+        stream.append(SEP)
+    stream = np.asarray(stream, dtype=np.int64)
+    n_chunks = len(stream) // max_tokens
+    log.info("mlm: %d tokens, %d windows of %d", len(stream), n_chunks, max_tokens)
+    vocab = net.config["vocab"]
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    net.train()
+    t0 = time.time()
+    losses = []
+    done = 0
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, steps, lr, max(1, steps // 20))
+        starts = rng.integers(0, len(stream) - max_tokens, size=batch)
+        x = np.stack([stream[s:s + max_tokens] for s in starts])
+        ids = np.concatenate([np.full((batch, 1), CLS), x, np.full((batch, 1), SEP)], axis=1)
+        labels = np.full_like(ids, -100)
+        sel = (rng.random(ids.shape) < 0.15)
+        sel[:, 0] = sel[:, -1] = False
+        labels[sel] = ids[sel]
+        r = rng.random(ids.shape)
+        inp = ids.copy()
+        inp[sel & (r < 0.8)] = MASK
+        rnd = sel & (r >= 0.8) & (r < 0.9)
+        inp[rnd] = rng.integers(5, vocab, size=int(rnd.sum()))
+        ids_t = torch.from_numpy(inp)
+        att = torch.ones_like(ids_t)
+        logits = net.mlm_logits(ids_t, att)
+        loss = F.cross_entropy(logits.reshape(-1, vocab), torch.from_numpy(labels).reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        done = step + 1
+        if step % 50 == 0:
+            log.info("mlm step %d/%d loss %.3f (%.0fs)", step, steps, np.mean(losses[-50:]), time.time() - t0)
+        if time_limit_s and time.time() - t0 > time_limit_s:
+            log.warning("mlm: time limit reached at step %d", step)
+            break
+    return {"steps": done, "final_loss": float(np.mean(losses[-50:])), "seconds": round(time.time() - t0, 1)}
+
+
+# ------------------------------------------------------------------------------------------ fine-tuning
+def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batch_tokens: int, seed: int,
+             tok_weight: float = 0.5, seq_pos_weight: float = 2.0, tok_pos_weight: float = 4.0,
+             time_limit_s: float | None = None, max_steps: int | None = None) -> dict:
+    rng = random.Random(seed)
+    L = net.config["n_labels"]
+    first = batches(items, max_batch_tokens, rng)
+    steps_per_epoch = len(first)
+    total = max(1, int(steps_per_epoch * epochs))
+    if max_steps:
+        total = min(total, max_steps)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    spw = torch.full((L,), seq_pos_weight)
+    tpw = torch.full((L,), tok_pos_weight)
+    net.train()
+    t0 = time.time()
+    step = 0
+    losses = []
+    ep = 0
+    plan = first
+    stop = False
+    while step < total and not stop:
+        for bidx in plan:
+            if step >= total:
+                break
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, total, lr, max(1, total // 20))
+            ids, att, y, m, seq = collate(items, bidx, L)
+            s_log, t_log = net(ids, att)
+            ls = F.binary_cross_entropy_with_logits(s_log, seq, pos_weight=spw, reduction="sum") / len(bidx)
+            lt = F.binary_cross_entropy_with_logits(t_log, y, pos_weight=tpw, reduction="none").sum(-1)
+            lt = (lt * m).sum() / m.sum().clamp(min=1.0)
+            loss = ls + tok_weight * lt
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            losses.append((ls.item(), lt.item()))
+            step += 1
+            if step % 50 == 0:
+                a = np.mean(losses[-50:], axis=0)
+                log.info("ft step %d/%d (epoch %d) seq %.4f tok %.4f (%.0fs)", step, total, ep, a[0], a[1], time.time() - t0)
+            if time_limit_s and time.time() - t0 > time_limit_s:
+                log.warning("finetune: time limit reached at step %d/%d", step, total)
+                stop = True
+                break
+        ep += 1
+        plan = batches(items, max_batch_tokens, rng)
+    a = np.mean(losses[-50:], axis=0) if losses else (float("nan"), float("nan"))
+    return {"steps": step, "planned_steps": total, "steps_per_epoch": steps_per_epoch, "epochs": round(step / steps_per_epoch, 2),
+            "final_seq_loss": float(a[0]), "final_tok_loss": float(a[1]), "seconds": round(time.time() - t0, 1)}

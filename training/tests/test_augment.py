@@ -1,0 +1,99 @@
+"""Augmentation keeps line labels on the lines they belong to, and token labels follow lines."""
+import json
+import random
+
+import pytest
+
+from hunkguard_train.data import DATA_DIR, realfix_record_to_example, seed_record_to_example
+from hunkguard_train.labels import Catalogue
+from hunkguard_train.pycode import (Lines, augment, fragment, is_risky, rename_identifiers,
+                                    strip_comments_and_docstrings)
+from hunkguard_train.tok import token_lines, windows
+
+CAT = Catalogue()
+CODE = '''@app.route("/run")
+def unsafe_run():
+    """Runs the host check."""
+    host = request.args.get("host")  # BAD: tainted
+    # build the command
+    cmd = "ping -c 1 " + host
+    os.system(cmd)
+    return render(result=cmd, shell=True)
+'''
+MARK = {6: {"CWE-78"}, 7: {"CWE-78"}}  # 1-based: the line building cmd and the sink
+
+
+def _labelled_texts(lines: Lines):
+    return [t for t, l in zip(lines.text, lines.labels) if l]
+
+
+def test_strip_comments_and_docstrings_keeps_labels():
+    src = Lines.from_code(CODE, MARK)
+    out = strip_comments_and_docstrings(src)
+    assert not any("#" in t or '"""' in t for t in out.text)
+    lab = _labelled_texts(out)
+    assert len(lab) == 2 and "ping -c 1" in lab[0] and "os.system(" in lab[1]
+
+
+def test_rename_is_consistent_and_keeps_kwargs():
+    out = rename_identifiers(Lines.from_code(CODE, MARK), random.Random(0))
+    text = out.code
+    assert "unsafe_run" not in text and "host =" not in text
+    assert "shell=True" in text and "result=" in text  # keyword arguments keep their names
+    lab = _labelled_texts(out)
+    assert "os.system(" in lab[1]
+    new_cmd = lab[0].split("=")[0].strip()
+    assert f"os.system({new_cmd})" in lab[1]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_augment_and_fragment_keep_alignment(seed):
+    rng = random.Random(seed)
+    pool = [Lines(["total = compute(a, b)", "if total > 3:", "    return total"])]
+    out = fragment(augment(Lines.from_code(CODE, MARK), rng), rng, pool, p_context=1.0)
+    lab = _labelled_texts(out)
+    assert lab, "a positive fragment keeps a labelled line"
+    for t in lab:
+        assert ("ping -c 1" in t) or ("os.system(" in t)
+    for t, l in zip(out.text, out.labels):
+        if "os.system(" in t or "ping -c 1" in t:
+            assert l == {"CWE-78"}
+
+
+def test_real_records_keep_labelled_line_count():
+    rng = random.Random(1)
+    recs = [json.loads(l) for l in open(DATA_DIR / "realfix_train.jsonl")][:60]
+    for r in recs:
+        ex = realfix_record_to_example(r, CAT)
+        if ex is None or not ex.lines.positive_lines():
+            continue
+        out = augment(ex.lines, rng)
+        assert len(out.text) == len(out.labels) == len(out.known)
+        # only comment/docstring lines may disappear; labelled code lines survive in order
+        assert out.positive_lines()
+        assert len(out.positive_lines()) <= len(ex.lines.positive_lines())
+
+
+def test_token_lines_follow_first_visible_char():
+    code = "a = 1\n    b = call(x)\n\nc = 2"
+    offsets = [(0, 1), (5, 11), (21, 23), (23, 24)]  # "a", "\n    b", "\n\n", "c"
+    assert token_lines(code, offsets) == [0, 1, -1, 3]
+
+
+def test_windows_cover_everything():
+    assert windows(10, 254, 128) == [(0, 10)]
+    w = windows(600, 254, 128)
+    assert w[0] == (0, 254) and w[-1][1] == 600
+    covered = set()
+    for a, b in w:
+        assert b - a <= 254
+        covered.update(range(a, b))
+    assert covered == set(range(600))
+
+
+def test_risky_filter():
+    assert is_risky("subprocess.call(cmd, shell=True)")
+    assert is_risky("data = yaml.load(f)")
+    assert is_risky("h = hashlib.md5(x)")
+    assert is_risky("requests.get(url, verify=False)")
+    assert not is_risky("def add(a, b):\n    return a + b")

@@ -1,0 +1,47 @@
+"""The exported graph has the I/O names, types and dynamic axes the Rust runtime expects."""
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from hunkguard_train.export import check_against_torch, export_onnx, io_signature, quantize
+from hunkguard_train.model import HunkNet
+
+
+def test_export_io(tmp_path):
+    torch.manual_seed(0)
+    net = HunkNet(vocab=300, n_labels=5, d=32, layers=1, heads=2, ff=64, max_len=64)
+    p = tmp_path / "m.onnx"
+    export_onnx(net, p)
+    sig = io_signature(p)
+    assert sig["opset"] == 17 and sig["ir_version"] <= 8
+    assert list(sig["inputs"]) == ["input_ids", "attention_mask"]
+    assert list(sig["outputs"]) == ["seq_probs", "token_probs"]
+    assert all(v["elem_type"] == 7 for v in sig["inputs"].values())  # int64
+    assert all(v["elem_type"] == 1 for v in sig["outputs"].values())  # float32
+    assert sig["inputs"]["input_ids"]["shape"] == ["batch", "seq"]
+    assert sig["outputs"]["token_probs"]["shape"] == ["batch", "seq", 5]
+    sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+    for b, t in ((1, 7), (3, 19)):
+        ids = np.random.default_rng(0).integers(5, 300, size=(b, t)).astype(np.int64)
+        s, tp = sess.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        assert s.shape == (b, 5) and tp.shape == (b, t, 5)
+        assert ((s >= 0) & (s <= 1)).all()
+    assert check_against_torch(net, p) < 1e-4
+    q = tmp_path / "q.onnx"
+    quantize(p, q)
+    assert io_signature(q)["ir_version"] <= 8
+    assert check_against_torch(net, q) < 0.05
+
+
+def test_padding_does_not_change_scores(tmp_path):
+    torch.manual_seed(1)
+    net = HunkNet(vocab=300, n_labels=4, d=32, layers=1, heads=2, ff=64, max_len=64).eval()
+    p = tmp_path / "m.onnx"
+    export_onnx(net, p)
+    sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+    ids = np.array([[2, 50, 60, 70, 3]], dtype=np.int64)
+    s1, t1 = sess.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+    pad = np.concatenate([ids, np.zeros((1, 6), dtype=np.int64)], axis=1)
+    att = np.concatenate([np.ones((1, 5)), np.zeros((1, 6))], axis=1).astype(np.int64)
+    s2, t2 = sess.run(None, {"input_ids": pad, "attention_mask": att})
+    assert np.abs(s1 - s2).max() < 1e-5 and np.abs(t1 - t2[:, :5]).max() < 1e-5
