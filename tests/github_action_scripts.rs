@@ -1,0 +1,450 @@
+//! The GitHub Action's shell steps (scripts/action/*.sh) run with a faked `GITHUB_*` environment.
+//!
+//! Everything is local: real git repositories in temp dirs (a shallow `file://` clone stands in for
+//! actions/checkout), and small stub programs for cargo, curl, the ONNX Runtime installer and hunkguard.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts/action")
+        .join(name)
+}
+
+/// A command with a cleared environment: only PATH (optionally with stubs first) and HOME.
+fn clean(program: &Path, home: &Path, stub_dir: Option<&Path>) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.arg(program).env_clear().env("HOME", home);
+    let path = std::env::var("PATH").unwrap_or_default();
+    match stub_dir {
+        Some(dir) => cmd.env("PATH", format!("{}:{path}", dir.display())),
+        None => cmd.env("PATH", path),
+    };
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com");
+    cmd
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", describe(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn commit(dir: &Path, file: &str, text: &str) -> String {
+    std::fs::write(dir.join(file), text).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", file]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+fn write_exe(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// An "origin" where main moved on after the feature branch forked, and a depth-1 clone of main's
+/// tip, as actions/checkout leaves it. Returns (temp, clone, base = main tip, head = feature tip, merge-base).
+fn shallow_pr_checkout() -> (tempfile::TempDir, PathBuf, String, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = tmp.path().join("origin");
+    std::fs::create_dir(&origin).unwrap();
+    git(&origin, &["init", "-q", "-b", "main"]);
+    // GitHub serves any reachable commit by sha; a local upload-pack needs to be told.
+    git(&origin, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    for i in 0..5 {
+        commit(&origin, "base.py", &format!("x = {i}\n"));
+    }
+    let fork_point = git(&origin, &["rev-parse", "HEAD"]);
+    git(&origin, &["checkout", "-q", "-b", "feature"]);
+    commit(&origin, "app.py", "import os\n");
+    let head = commit(&origin, "app.py", "import os\nos.system(input())\n");
+    git(&origin, &["checkout", "-q", "main"]);
+    for i in 5..9 {
+        commit(&origin, "base.py", &format!("x = {i}\n"));
+    }
+    let base = git(&origin, &["rev-parse", "HEAD"]);
+    let clone = tmp.path().join("checkout");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth=1",
+            "--no-tags",
+            &format!("file://{}", origin.display()),
+            "checkout",
+        ],
+    );
+    (tmp, clone, base, head, fork_point)
+}
+
+#[test]
+fn fetch_base_deepens_a_shallow_checkout_until_the_merge_base_is_there() {
+    let (tmp, clone, base, head, fork_point) = shallow_pr_checkout();
+    assert_eq!(git(&clone, &["rev-parse", "--is-shallow-repository"]), "true");
+    let output = clean(&script("fetch-base.sh"), tmp.path(), None)
+        .current_dir(&clone)
+        .env("HUNKGUARD_BASE_SHA", &base)
+        .env("HUNKGUARD_HEAD_SHA", &head)
+        .env("HUNKGUARD_FETCH_DEPTH", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(git(&clone, &["merge-base", &base, &head]), fork_point);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("--depth=1") && log.contains("--depth=200"), "deepened: {log}");
+
+    // A second run finds everything and fetches nothing.
+    let again = clean(&script("fetch-base.sh"), tmp.path(), None)
+        .current_dir(&clone)
+        .args([&base, &head])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", describe(&again));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("fetching"));
+}
+
+#[test]
+fn fetch_base_fails_loudly_with_the_fetch_depth_advice() {
+    let (tmp, clone, _base, head, _) = shallow_pr_checkout();
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let output = clean(&script("fetch-base.sh"), tmp.path(), None)
+        .current_dir(&clone)
+        .env("HUNKGUARD_BASE_SHA", missing)
+        .env("HUNKGUARD_HEAD_SHA", &head)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("::error title=hunkguard::"), "{stdout}");
+    assert!(stdout.contains("fetch-depth: 0"), "{stdout}");
+
+    let no_event = clean(&script("fetch-base.sh"), tmp.path(), None)
+        .current_dir(&clone)
+        .output()
+        .unwrap();
+    assert_eq!(no_event.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_event.stdout).contains("pull_request events"));
+
+    let injected = clean(&script("fetch-base.sh"), tmp.path(), None)
+        .current_dir(&clone)
+        .arg("--upload-pack=touch /tmp/x")
+        .arg(&head)
+        .output()
+        .unwrap();
+    assert_eq!(injected.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&injected.stdout).contains("not a commit sha"));
+}
+
+/// A stub hunkguard that records its arguments, one per line.
+fn recording_stub(dir: &Path) -> (PathBuf, PathBuf) {
+    let log = dir.join("argv");
+    let stub = dir.join("bin/hunkguard");
+    write_exe(
+        &stub,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nprintf 'model=%s\\n' \"${{HUNKGUARD_MODEL_DIR-unset}}\" >> '{}'\n",
+            log.display(),
+            log.display()
+        ),
+    );
+    (stub, log)
+}
+
+#[test]
+fn review_maps_the_action_inputs_to_hunkguard_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (stub, log) = recording_stub(tmp.path());
+    let config = tmp.path().join(".hunkguard.yml");
+    std::fs::write(&config, "fail_on: high\n").unwrap();
+    let output = clean(&script("review.sh"), tmp.path(), None)
+        .env("HUNKGUARD", &stub)
+        .env("GITHUB_TOKEN", "ghs_x")
+        .env("HUNKGUARD_FAIL_ON", "high")
+        .env("HUNKGUARD_MIN_CONFIDENCE", "0.7")
+        .env("HUNKGUARD_CONFIG", &config)
+        .env("HUNKGUARD_DEVICE", "cpu")
+        .env("HUNKGUARD_MAX_COMMENTS", "12")
+        .env("HUNKGUARD_UPLOAD_SARIF", "true")
+        .env("HUNKGUARD_SARIF_FILE", "out/x.sarif")
+        .env("HUNKGUARD_POST", "false")
+        .env("HUNKGUARD_STRICT", "false")
+        .env("HUNKGUARD_MODEL_DIR", "")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let argv = std::fs::read_to_string(&log).unwrap();
+    let expected = [
+        "review",
+        "--forge",
+        "github",
+        "--fail-on",
+        "high",
+        "--min-confidence",
+        "0.7",
+        "--config",
+        config.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--max-comments",
+        "12",
+        "--upload-sarif",
+        "--dry-run",
+        "--sarif",
+        "out/x.sarif",
+        "--no-progress",
+        "model=unset",
+    ];
+    assert_eq!(argv.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn review_refuses_bad_inputs_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (stub, log) = recording_stub(tmp.path());
+    for (key, value, named) in [
+        ("HUNKGUARD_DEVICE", "gpu", "input device"),
+        ("HUNKGUARD_FAIL_ON", "severe", "input fail-on"),
+        ("HUNKGUARD_MAX_COMMENTS", "10; rm -rf /", "input max-comments"),
+        ("HUNKGUARD_MIN_CONFIDENCE", "2", "input min-confidence"),
+        ("HUNKGUARD_UPLOAD_SARIF", "yes", "input upload-sarif"),
+    ] {
+        let output = clean(&script("review.sh"), tmp.path(), None)
+            .env("HUNKGUARD", &stub)
+            .env(key, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{key}={value}: {}", describe(&output));
+        assert!(String::from_utf8_lossy(&output.stdout).contains(named), "{}", describe(&output));
+    }
+    assert!(!log.exists(), "hunkguard never ran");
+}
+
+#[test]
+fn setup_ort_exports_the_library_path_and_asks_for_the_gpu_wheel_on_cuda() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args_log = tmp.path().join("installer-args");
+    let installer = tmp.path().join("setup-ort.sh");
+    // A stand-in for scripts/setup-ort.sh: same interface, no download.
+    write_exe(
+        &installer,
+        &format!(
+            "#!/usr/bin/env bash\nset -e\necho \"$@\" > '{}'\ndir=\"${{@: -1}}\"\nmkdir -p \"$dir\"\n\
+             touch \"$dir/libonnxruntime.so.1.31.1\"\necho '/cuda/lib:' > \"$dir/cuda-library-path\"\n\
+             echo 'progress on stdout'\necho \"$dir/libonnxruntime.so.1.31.1\"\n",
+            args_log.display()
+        ),
+    );
+    let github_env = tmp.path().join("github_env");
+    let ort_dir = tmp.path().join("ort");
+    let output = clean(&script("setup-ort.sh"), tmp.path(), None)
+        .env("HUNKGUARD_SETUP_ORT", &installer)
+        .env("HUNKGUARD_DEVICE", "cuda")
+        .env("HUNKGUARD_ORT_DIR", &ort_dir)
+        .env("GITHUB_ENV", &github_env)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(
+        std::fs::read_to_string(&args_log).unwrap().trim(),
+        format!("--gpu {}", ort_dir.display())
+    );
+    let exported = std::fs::read_to_string(&github_env).unwrap();
+    assert_eq!(
+        exported,
+        format!(
+            "ORT_DYLIB_PATH={}/libonnxruntime.so.1.31.1\nLD_LIBRARY_PATH=/cuda/lib:\n",
+            ort_dir.display()
+        )
+    );
+
+    std::fs::remove_file(&github_env).unwrap();
+    let cpu = clean(&script("setup-ort.sh"), tmp.path(), None)
+        .env("HUNKGUARD_SETUP_ORT", &installer)
+        .env("HUNKGUARD_DEVICE", "cpu")
+        .env("HUNKGUARD_ORT_DIR", &ort_dir)
+        .env("GITHUB_ENV", &github_env)
+        .output()
+        .unwrap();
+    assert!(cpu.status.success(), "{}", describe(&cpu));
+    assert_eq!(std::fs::read_to_string(&args_log).unwrap().trim(), ort_dir.display().to_string());
+    assert!(!std::fs::read_to_string(&github_env).unwrap().contains("LD_LIBRARY_PATH"));
+}
+
+/// A fake action checkout: Cargo.toml, Cargo.lock, src/ and a model folder.
+fn fake_sources(dir: &Path) {
+    for (file, text) in [
+        ("Cargo.toml", "[package]\nname = \"hunkguard\"\n"),
+        ("Cargo.lock", "# lock\n"),
+        ("src/main.rs", "fn main() {}\n"),
+        ("models/manifest.json", "{}\n"),
+    ] {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+const FAKE_BINARY: &str = "#!/bin/sh\necho 'hunkguard 0.1.0'\n";
+
+#[test]
+fn install_builds_from_source_once_and_reuses_the_cached_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("action");
+    fake_sources(&source);
+    let stubs = tmp.path().join("stubs");
+    let calls = tmp.path().join("cargo-calls");
+    let built = tmp.path().join("built-hunkguard");
+    write_exe(&built, FAKE_BINARY);
+    write_exe(
+        &stubs.join("cargo"),
+        &format!(
+            "#!/usr/bin/env bash\necho \"$@\" >> '{}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\n\
+             cp '{}' \"$CARGO_TARGET_DIR/release/hunkguard\"\n",
+            calls.display(),
+            built.display()
+        ),
+    );
+    let install_dir = tmp.path().join("bin");
+    let run = || {
+        let github_path = tmp.path().join("github_path");
+        let github_output = tmp.path().join("github_output");
+        let _ = std::fs::remove_file(&github_path);
+        let _ = std::fs::remove_file(&github_output);
+        let output = clean(&script("install.sh"), tmp.path(), Some(&stubs))
+            .env("HUNKGUARD_SOURCE", &source)
+            .env("HUNKGUARD_INSTALL_DIR", &install_dir)
+            .env("CARGO_TARGET_DIR", tmp.path().join("target"))
+            .env("GITHUB_PATH", &github_path)
+            .env("GITHUB_OUTPUT", &github_output)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+        (
+            std::fs::read_to_string(github_path).unwrap(),
+            std::fs::read_to_string(github_output).unwrap(),
+        )
+    };
+    let (path, outputs) = run();
+    assert_eq!(path.trim(), install_dir.display().to_string());
+    assert_eq!(outputs.trim(), format!("bin={}/hunkguard", install_dir.display()));
+    assert!(install_dir.join("models/manifest.json").is_file(), "model next to the binary");
+    let cargo_calls = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(cargo_calls.lines().count(), 1);
+    assert!(cargo_calls.contains("build --release --locked --manifest-path"), "{cargo_calls}");
+
+    run();
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "cache reused");
+
+    // Changed sources change the key: the restored binary is stale and is rebuilt.
+    std::fs::write(source.join("src/main.rs"), "fn main() { println!(); }\n").unwrap();
+    run();
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn install_downloads_a_release_archive_when_one_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("action");
+    fake_sources(&source);
+    // The release archive, served by a stub curl from a local folder.
+    let release = tmp.path().join("release");
+    write_exe(&release.join("pkg/hunkguard"), FAKE_BINARY);
+    let archive_dir = release.join("v0.1.0");
+    std::fs::create_dir_all(&archive_dir).unwrap();
+    let status = Command::new("tar")
+        .args(["-czf"])
+        .arg(archive_dir.join("hunkguard-v0.1.0-x86_64-unknown-linux-gnu.tar.gz"))
+        .args(["-C"])
+        .arg(release.join("pkg"))
+        .arg("hunkguard")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stubs = tmp.path().join("stubs");
+    write_exe(
+        &stubs.join("curl"),
+        "#!/usr/bin/env bash\nout=''; url=''\nwhile [ $# -gt 0 ]; do case \"$1\" in -o) out=\"$2\"; shift 2;; \
+         --retry) shift 2;; -*) shift;; *) url=\"$1\"; shift;; esac; done\n\
+         src=\"${url#file://}\"\n[ -f \"$src\" ] || exit 22\ncp \"$src\" \"$out\"\n",
+    );
+    write_exe(&stubs.join("cargo"), "#!/bin/sh\necho 'cargo must not run' >&2\nexit 1\n");
+    let install_dir = tmp.path().join("bin");
+    let output = clean(&script("install.sh"), tmp.path(), Some(&stubs))
+        .env("HUNKGUARD_SOURCE", &source)
+        .env("HUNKGUARD_INSTALL_DIR", &install_dir)
+        .env("HUNKGUARD_VERSION", "v0.1.0")
+        .env("HUNKGUARD_RELEASES", format!("file://{}", release.display()))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(install_dir.join("hunkguard").is_file());
+
+    let bad = clean(&script("install.sh"), tmp.path(), Some(&stubs))
+        .env("HUNKGUARD_SOURCE", &source)
+        .env("HUNKGUARD_VERSION", "latest; curl evil")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("release tag like v0.1.0"));
+}
+
+#[test]
+fn the_action_runs_its_scripts_and_passes_inputs_through_env() {
+    let action = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("action.yml")).unwrap();
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&action).expect("action.yml is YAML");
+    assert_eq!(parsed["runs"]["using"].as_str(), Some("composite"));
+    for input in [
+        "github-token",
+        "fail-on",
+        "min-confidence",
+        "config",
+        "device",
+        "max-comments",
+        "upload-sarif",
+        "sarif-file",
+        "version",
+    ] {
+        assert!(!parsed["inputs"][input].is_null(), "input {input}");
+    }
+    for output in ["findings", "sarif-file"] {
+        assert!(!parsed["outputs"][output].is_null(), "output {output}");
+    }
+    for step in parsed["runs"]["steps"].as_sequence().unwrap() {
+        if let Some(run) = step["run"].as_str() {
+            assert!(!run.contains("${{"), "expressions go through env, not into scripts: {run}");
+            let path = run.trim_matches('"').split('"').next().unwrap();
+            let name = path.trim_start_matches("$GITHUB_ACTION_PATH/");
+            assert!(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name).is_file(),
+                "{name} exists"
+            );
+        }
+    }
+}
