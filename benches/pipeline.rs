@@ -3,7 +3,8 @@
 //! `cargo bench --bench pipeline` builds (1) a synthetic pull request of 1,000 changed Python lines over
 //! 20 files in a real git repository and (2) a 20,000-line directory for `check`, runs the release
 //! binary on each a few times, and prints wall time, changed lines per second, cold start (ONNX Runtime
-//! + model + tokenizer load, as reported by `hunkguard model`) and peak RSS of the child process.
+//! plus model and tokenizer load, as reported by `hunkguard model`) and peak RSS of the child process.
+//!
 //! Targets on 2 cores: PR <= 1.5 s end to end, cold start <= 150 ms, RSS <= 300 MB.
 
 use std::path::{Path, PathBuf};

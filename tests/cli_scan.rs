@@ -99,7 +99,11 @@ fn a_suppression_comment_silences_the_finding() {
     repo.write("shop/views.py", ADDED_VIEWS);
     repo.commit_all("ping");
     let (output, json) = scan_json(&repo, &[]);
-    assert!(flagged_at_10(&json), "without the comment it is reported\n{}", describe(&output));
+    assert!(
+        flagged_at_10(&json),
+        "without the comment it is reported\n{}",
+        describe(&output)
+    );
 
     for comment in ["  # hunkguard: ignore[CWE-78]", "  # hunkguard: ignore"] {
         let suppressed = ADDED_VIEWS.replace(
@@ -109,7 +113,11 @@ fn a_suppression_comment_silences_the_finding() {
         repo.write("shop/views.py", &suppressed);
         repo.commit_all("suppress");
         let (output, json) = scan_json(&repo, &[]);
-        assert!(!flagged_at_10(&json), "{comment} silences it\n{}", describe(&output));
+        assert!(
+            !flagged_at_10(&json),
+            "{comment} silences it\n{}",
+            describe(&output)
+        );
     }
     let other = ADDED_VIEWS.replace(
         "    os.system(\"ping -c 1 \" + host)",
@@ -118,7 +126,11 @@ fn a_suppression_comment_silences_the_finding() {
     repo.write("shop/views.py", &other);
     repo.commit_all("suppress another CWE");
     let (output, json) = scan_json(&repo, &[]);
-    assert!(flagged_at_10(&json), "suppressing another CWE keeps it\n{}", describe(&output));
+    assert!(
+        flagged_at_10(&json),
+        "suppressing another CWE keeps it\n{}",
+        describe(&output)
+    );
 }
 
 #[test]

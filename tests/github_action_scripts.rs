@@ -51,7 +51,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
         .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {}", describe(&output));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        describe(&output)
+    );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
@@ -76,7 +80,10 @@ fn shallow_pr_checkout() -> (tempfile::TempDir, PathBuf, String, String, String)
     std::fs::create_dir(&origin).unwrap();
     git(&origin, &["init", "-q", "-b", "main"]);
     // GitHub serves any reachable commit by sha; a local upload-pack needs to be told.
-    git(&origin, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    git(
+        &origin,
+        &["config", "uploadpack.allowAnySHA1InWant", "true"],
+    );
     for i in 0..5 {
         commit(&origin, "base.py", &format!("x = {i}\n"));
     }
@@ -107,7 +114,10 @@ fn shallow_pr_checkout() -> (tempfile::TempDir, PathBuf, String, String, String)
 #[test]
 fn fetch_base_deepens_a_shallow_checkout_until_the_merge_base_is_there() {
     let (tmp, clone, base, head, fork_point) = shallow_pr_checkout();
-    assert_eq!(git(&clone, &["rev-parse", "--is-shallow-repository"]), "true");
+    assert_eq!(
+        git(&clone, &["rev-parse", "--is-shallow-repository"]),
+        "true"
+    );
     let output = clean(&script("fetch-base.sh"), tmp.path(), None)
         .current_dir(&clone)
         .env("HUNKGUARD_BASE_SHA", &base)
@@ -118,7 +128,10 @@ fn fetch_base_deepens_a_shallow_checkout_until_the_merge_base_is_there() {
     assert!(output.status.success(), "{}", describe(&output));
     assert_eq!(git(&clone, &["merge-base", &base, &head]), fork_point);
     let log = String::from_utf8_lossy(&output.stderr);
-    assert!(log.contains("--depth=1") && log.contains("--depth=200"), "deepened: {log}");
+    assert!(
+        log.contains("--depth=1") && log.contains("--depth=200"),
+        "deepened: {log}"
+    );
 
     // A second run finds everything and fetches nothing.
     let again = clean(&script("fetch-base.sh"), tmp.path(), None)
@@ -231,7 +244,11 @@ fn review_refuses_bad_inputs_by_name() {
     for (key, value, named) in [
         ("HUNKGUARD_DEVICE", "gpu", "input device"),
         ("HUNKGUARD_FAIL_ON", "severe", "input fail-on"),
-        ("HUNKGUARD_MAX_COMMENTS", "10; rm -rf /", "input max-comments"),
+        (
+            "HUNKGUARD_MAX_COMMENTS",
+            "10; rm -rf /",
+            "input max-comments",
+        ),
         ("HUNKGUARD_MIN_CONFIDENCE", "2", "input min-confidence"),
         ("HUNKGUARD_UPLOAD_SARIF", "yes", "input upload-sarif"),
     ] {
@@ -240,8 +257,17 @@ fn review_refuses_bad_inputs_by_name() {
             .env(key, value)
             .output()
             .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{key}={value}: {}", describe(&output));
-        assert!(String::from_utf8_lossy(&output.stdout).contains(named), "{}", describe(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{key}={value}: {}",
+            describe(&output)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains(named),
+            "{}",
+            describe(&output)
+        );
     }
     assert!(!log.exists(), "hunkguard never ran");
 }
@@ -293,8 +319,13 @@ fn setup_ort_exports_the_library_path_and_asks_for_the_gpu_wheel_on_cuda() {
         .output()
         .unwrap();
     assert!(cpu.status.success(), "{}", describe(&cpu));
-    assert_eq!(std::fs::read_to_string(&args_log).unwrap().trim(), ort_dir.display().to_string());
-    assert!(!std::fs::read_to_string(&github_env).unwrap().contains("LD_LIBRARY_PATH"));
+    assert_eq!(
+        std::fs::read_to_string(&args_log).unwrap().trim(),
+        ort_dir.display().to_string()
+    );
+    assert!(!std::fs::read_to_string(&github_env)
+        .unwrap()
+        .contains("LD_LIBRARY_PATH"));
 }
 
 /// A fake action checkout: Cargo.toml, Cargo.lock, src/ and a model folder.
@@ -353,14 +384,27 @@ fn install_builds_from_source_once_and_reuses_the_cached_binary() {
     };
     let (path, outputs) = run();
     assert_eq!(path.trim(), install_dir.display().to_string());
-    assert_eq!(outputs.trim(), format!("bin={}/hunkguard", install_dir.display()));
-    assert!(install_dir.join("models/manifest.json").is_file(), "model next to the binary");
+    assert_eq!(
+        outputs.trim(),
+        format!("bin={}/hunkguard", install_dir.display())
+    );
+    assert!(
+        install_dir.join("models/manifest.json").is_file(),
+        "model next to the binary"
+    );
     let cargo_calls = std::fs::read_to_string(&calls).unwrap();
     assert_eq!(cargo_calls.lines().count(), 1);
-    assert!(cargo_calls.contains("build --release --locked --manifest-path"), "{cargo_calls}");
+    assert!(
+        cargo_calls.contains("build --release --locked --manifest-path"),
+        "{cargo_calls}"
+    );
 
     run();
-    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "cache reused");
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap().lines().count(),
+        1,
+        "cache reused"
+    );
 
     // Changed sources change the key: the restored binary is stale and is rebuilt.
     std::fs::write(source.join("src/main.rs"), "fn main() { println!(); }\n").unwrap();
@@ -394,13 +438,19 @@ fn install_downloads_a_release_archive_when_one_exists() {
          --retry) shift 2;; -*) shift;; *) url=\"$1\"; shift;; esac; done\n\
          src=\"${url#file://}\"\n[ -f \"$src\" ] || exit 22\ncp \"$src\" \"$out\"\n",
     );
-    write_exe(&stubs.join("cargo"), "#!/bin/sh\necho 'cargo must not run' >&2\nexit 1\n");
+    write_exe(
+        &stubs.join("cargo"),
+        "#!/bin/sh\necho 'cargo must not run' >&2\nexit 1\n",
+    );
     let install_dir = tmp.path().join("bin");
     let output = clean(&script("install.sh"), tmp.path(), Some(&stubs))
         .env("HUNKGUARD_SOURCE", &source)
         .env("HUNKGUARD_INSTALL_DIR", &install_dir)
         .env("HUNKGUARD_VERSION", "v0.1.0")
-        .env("HUNKGUARD_RELEASES", format!("file://{}", release.display()))
+        .env(
+            "HUNKGUARD_RELEASES",
+            format!("file://{}", release.display()),
+        )
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
@@ -417,7 +467,9 @@ fn install_downloads_a_release_archive_when_one_exists() {
 
 #[test]
 fn the_action_runs_its_scripts_and_passes_inputs_through_env() {
-    let action = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("action.yml")).unwrap();
+    let action =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
+            .unwrap();
     let parsed: serde_yaml::Value = serde_yaml::from_str(&action).expect("action.yml is YAML");
     assert_eq!(parsed["runs"]["using"].as_str(), Some("composite"));
     for input in [
@@ -436,15 +488,173 @@ fn the_action_runs_its_scripts_and_passes_inputs_through_env() {
     for output in ["findings", "sarif-file"] {
         assert!(!parsed["outputs"][output].is_null(), "output {output}");
     }
-    for step in parsed["runs"]["steps"].as_sequence().unwrap() {
+    let post: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("post/action.yml"))
+            .unwrap(),
+    )
+    .expect("post/action.yml is YAML");
+    assert!(!post["inputs"]["findings"].is_null());
+    let steps = parsed["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .chain(post["runs"]["steps"].as_sequence().unwrap());
+    for step in steps {
         if let Some(run) = step["run"].as_str() {
-            assert!(!run.contains("${{"), "expressions go through env, not into scripts: {run}");
-            let path = run.trim_matches('"').split('"').next().unwrap();
-            let name = path.trim_start_matches("$GITHUB_ACTION_PATH/");
             assert!(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name).is_file(),
+                !run.contains("${{"),
+                "expressions go through env, not into scripts: {run}"
+            );
+            let path = run.trim_matches('"').split('"').next().unwrap();
+            let name = path
+                .trim_start_matches("$GITHUB_ACTION_PATH/")
+                .trim_start_matches("../");
+            assert!(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join(name)
+                    .is_file(),
                 "{name} exists"
             );
         }
+    }
+}
+
+#[test]
+fn post_maps_its_inputs_and_needs_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (stub, log) = recording_stub(tmp.path());
+    let report = tmp.path().join("hunkguard.json");
+    std::fs::write(&report, "{}").unwrap();
+    let output = clean(&script("post.sh"), tmp.path(), None)
+        .env("HUNKGUARD", &stub)
+        .env("HUNKGUARD_FINDINGS", &report)
+        .env("HUNKGUARD_PR", "42")
+        .env("HUNKGUARD_MAX_COMMENTS", "5")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let argv = std::fs::read_to_string(&log).unwrap();
+    let report = report.display().to_string();
+    assert_eq!(
+        argv.lines().take(9).collect::<Vec<_>>(),
+        [
+            "post",
+            "--findings",
+            report.as_str(),
+            "--pr",
+            "42",
+            "--max-comments",
+            "5",
+            "--fail-on",
+            "never"
+        ]
+    );
+
+    let missing = clean(&script("post.sh"), tmp.path(), None)
+        .env("HUNKGUARD", &stub)
+        .env("HUNKGUARD_FINDINGS", tmp.path().join("nope.json"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stdout).contains("did the artifact download work"));
+}
+
+fn workflow(name: &str) -> serde_yaml::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/github")
+        .join(name);
+    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).expect("workflow is YAML")
+}
+
+fn permissions(workflow: &serde_yaml::Value) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = workflow["permissions"]
+        .as_mapping()
+        .expect("explicit permissions")
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_string(),
+                v.as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn uses(workflow: &serde_yaml::Value) -> Vec<String> {
+    workflow["jobs"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .flat_map(|job| job["steps"].as_sequence().cloned().unwrap_or_default())
+        .filter_map(|step| step["uses"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn pair(k: &str, v: &str) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+#[test]
+fn example_workflows_ask_only_for_the_permissions_they_need() {
+    let review = workflow("hunkguard-review.yml");
+    assert_eq!(
+        permissions(&review),
+        [pair("contents", "read"), pair("pull-requests", "write")]
+    );
+
+    let analyse = workflow("hunkguard-analyse.yml");
+    assert_eq!(permissions(&analyse), [pair("contents", "read")]);
+    assert!(!analyse["on"]["pull_request"].is_null());
+
+    let post = workflow("hunkguard-post.yml");
+    assert_eq!(
+        permissions(&post),
+        [pair("actions", "read"), pair("pull-requests", "write")]
+    );
+    assert_eq!(
+        post["on"]["workflow_run"]["workflows"][0].as_str(),
+        Some("hunkguard analyse")
+    );
+    assert_eq!(analyse["name"].as_str(), Some("hunkguard analyse"));
+    let post_uses = uses(&post);
+    assert!(
+        post_uses.iter().all(|u| !u.starts_with("actions/checkout")),
+        "the posting job checks out nothing"
+    );
+    assert!(post_uses
+        .iter()
+        .any(|u| u.starts_with("hunkguard/hunkguard/post@")));
+
+    let scanning = workflow("hunkguard-code-scanning.yml");
+    assert!(permissions(&scanning).contains(&pair("security-events", "write")));
+    assert!(!permissions(&scanning)
+        .iter()
+        .any(|(k, v)| k == "pull-requests" && v == "write"));
+    assert!(uses(&scanning)
+        .iter()
+        .any(|u| u.starts_with("github/codeql-action/upload-sarif@")));
+
+    for name in [
+        "hunkguard-review.yml",
+        "hunkguard-analyse.yml",
+        "hunkguard-post.yml",
+        "hunkguard-code-scanning.yml",
+    ] {
+        let text = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/github")
+                .join(name),
+        )
+        .unwrap();
+        assert!(
+            workflow(name)["on"]["pull_request_target"].is_null(),
+            "{name} never uses pull_request_target"
+        );
+        assert!(
+            !text.contains("github.event.pull_request.head.ref"),
+            "{name}"
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! Every test drives the real octocrab client (base URI = a wiremock server on 127.0.0.1) through
 //! `hunkguard::forge::github`, then asserts the exact requests GitHub would have received.
 
+mod common;
+
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -837,7 +839,11 @@ async fn the_post_command_posts_a_report_artifact_from_a_workflow_run_job() {
     let dir = tempfile::tempdir().unwrap();
     let artifact = dir.path().join("artifact");
     std::fs::create_dir(&artifact).unwrap();
-    std::fs::write(artifact.join("hunkguard.json"), serde_json::to_string(&report()).unwrap()).unwrap();
+    std::fs::write(
+        artifact.join("hunkguard.json"),
+        serde_json::to_string(&report()).unwrap(),
+    )
+    .unwrap();
     std::fs::write(
         artifact.join("pr.json"),
         json!({"number": 7, "head_sha": HEAD, "repository": "acme/app"}).to_string(),
@@ -865,18 +871,221 @@ async fn the_post_command_posts_a_report_artifact_from_a_workflow_run_job() {
         .env("GITHUB_EVENT_NAME", "workflow_run")
         .env("GITHUB_EVENT_PATH", &event)
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .args(["post", "--findings", "artifact/hunkguard.json", "--fail-on", "high"]);
+        .args([
+            "post",
+            "--findings",
+            "artifact/hunkguard.json",
+            "--fail-on",
+            "high",
+        ]);
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
 
-    assert_eq!(output.status.code(), Some(1), "findings at --fail-on decide: {stderr}");
-    assert!(stderr.contains("pull request #7: 2 new inline comment(s), 1 in the review body"), "{stderr}");
-    assert!(!stderr.contains("ghs_test_token") && !String::from_utf8_lossy(&output.stdout).contains("ghs_test_token"));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "findings at --fail-on decide: {stderr}"
+    );
+    assert!(
+        stderr.contains("pull request #7: 2 new inline comment(s), 1 in the review body"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ghs_test_token")
+            && !String::from_utf8_lossy(&output.stdout).contains("ghs_test_token")
+    );
     let review = &sent(&server, "POST", &format!("{PULL}/reviews")).await[0];
     assert_eq!(review["commit_id"], HEAD);
     assert_eq!(review["comments"].as_array().unwrap().len(), 2);
-    assert!(std::fs::read_to_string(&summary).unwrap().contains("2 new inline comment(s)"));
+    assert!(std::fs::read_to_string(&summary)
+        .unwrap()
+        .contains("2 new inline comment(s)"));
     server.verify().await;
+}
+
+const ADDED_VIEWS: &str = r#"import os
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/ping")
+def ping():
+    host = request.args.get("host", "")
+    os.system("ping -c 1 " + host)
+    return "sent"
+"#;
+
+/// A repository with a pull request adding a command injection, and the event file of its job.
+fn pull_request_job(dir: &Path) -> (common::Repo, String, String, std::path::PathBuf) {
+    let repo = common::Repo::with_base(&[("shop/keep.py", "x = 1\n")]);
+    let base = repo.git(&["rev-parse", "HEAD"]);
+    repo.branch("feature");
+    repo.write("shop/views.py", ADDED_VIEWS);
+    let head = repo.commit_all("ping endpoint");
+    let event = dir.join("event.json");
+    std::fs::write(
+        &event,
+        json!({"number": 7, "pull_request": {"number": 7,
+            "base": {"sha": base, "repo": {"full_name": "acme/app"}},
+            "head": {"sha": head, "repo": {"full_name": "acme/app"}}}})
+        .to_string(),
+    )
+    .unwrap();
+    (repo, base, head, event)
+}
+
+fn review_command(
+    repo: &common::Repo,
+    server: &MockServer,
+    event: &Path,
+    dir: &Path,
+) -> std::process::Command {
+    let mut command = common::hunkguard(repo.path());
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_API_URL", server.uri())
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_TOKEN", "ghs_test_token")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", event)
+        .env("GITHUB_OUTPUT", dir.join("output"))
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+        .args(["review", "--reports-dir"])
+        .arg(dir.join("reports"))
+        .args(["--fail-on", "high", "--no-progress"]);
+    command
+}
+
+/// The exit code `--fail-on high` gives for `report`.
+fn expected_exit(report: &Report) -> i32 {
+    i32::from(report.findings.iter().any(|f| f.severity >= Severity::High))
+}
+
+// The two tests below run the real binary with the shipped model. What the model finds is not theirs to
+// check (tests/cli_scan.rs does that), so they assert the wiring for whatever the report holds.
+
+#[tokio::test]
+async fn the_review_command_writes_reports_first_then_posts_one_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, _base, head, event) = pull_request_job(dir.path());
+    let server = MockServer::start().await;
+    mount_listing(&server, json!([]), json!([])).await;
+    mount_review_ok(&server).await;
+
+    let mut command = review_command(&repo, &server, &event, dir.path());
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+
+    let reports = dir.path().join("reports");
+    let report = Report::read_json(&reports.join("hunkguard.json"))
+        .unwrap_or_else(|e| panic!("JSON report written ({e}): {}", common::describe(&output)));
+    assert_eq!(report.head_sha.as_deref(), Some(head.as_str()));
+    assert_eq!(
+        output.status.code(),
+        Some(expected_exit(&report)),
+        "findings decide the exit code: {}",
+        common::describe(&output)
+    );
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("hunkguard.sarif")).unwrap())
+            .unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let pr: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("pr.json")).unwrap()).unwrap();
+    assert_eq!(
+        pr,
+        json!({"number": 7, "head_sha": head, "repository": "acme/app"})
+    );
+    let outputs = std::fs::read_to_string(dir.path().join("output")).unwrap();
+    assert!(
+        outputs.contains(&format!("findings={}\n", report.findings.len())),
+        "{outputs}"
+    );
+    assert!(outputs.contains(&format!(
+        "sarif-file={}\n",
+        reports.join("hunkguard.sarif").display()
+    )));
+    assert_eq!(
+        sent(&server, "GET", &format!("{PULL}/comments"))
+            .await
+            .len(),
+        1
+    );
+
+    let reviews = sent(&server, "POST", &format!("{PULL}/reviews")).await;
+    if report.findings.is_empty() {
+        assert!(reviews.is_empty(), "no empty review");
+    } else {
+        assert_eq!(reviews.len(), 1, "{}", common::describe(&output));
+        assert_eq!(reviews[0]["commit_id"], head.as_str());
+        assert_eq!(reviews[0]["event"], "COMMENT");
+        for comment in reviews[0]["comments"].as_array().into_iter().flatten() {
+            assert_eq!(comment["path"], "shop/views.py");
+            assert_eq!(comment["side"], "RIGHT");
+        }
+    }
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("## hunkguard security review"));
+}
+
+#[tokio::test]
+async fn when_posting_fails_the_findings_still_decide_and_the_reports_stay_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, _base, _head, event) = pull_request_job(dir.path());
+    let server = MockServer::start().await;
+    // The first call of every run fails, whatever the model found.
+    Mock::given(method("GET"))
+        .and(path(format!("{PULL}/comments")))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+
+    let mut command = review_command(&repo, &server, &event, dir.path());
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report = Report::read_json(&dir.path().join("reports/hunkguard.json"))
+        .unwrap_or_else(|e| panic!("report on disk ({e}): {}", common::describe(&output)));
+    assert_eq!(
+        output.status.code(),
+        Some(expected_exit(&report)),
+        "{}",
+        common::describe(&output)
+    );
+    assert!(
+        stderr.contains("warning: review not posted to pull request #7"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("HTTP 500 after 4 attempt(s)"), "{stderr}");
+    assert!(dir.path().join("reports/hunkguard.sarif").is_file());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for finding in &report.findings {
+        assert!(
+            stdout.contains(&format!(
+                "file={},line={}",
+                finding.path, finding.start_line
+            )),
+            "annotated: {stdout}"
+        );
+    }
+    assert!(std::fs::read_to_string(dir.path().join("summary.md"))
+        .unwrap()
+        .contains("posting failed"));
+
+    let mut strict = review_command(&repo, &server, &event, dir.path());
+    strict.arg("--strict");
+    let output = tokio::task::spawn_blocking(move || strict.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "--strict turns a posting failure into a failure: {}",
+        common::describe(&output)
+    );
 }

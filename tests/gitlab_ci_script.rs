@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use clap::Parser;
 use hunkguard::cli::{Cli, Command as HunkguardCommand, ForgeKind};
@@ -122,6 +122,7 @@ impl Pipeline {
         Command::new("git")
             .args(["cat-file", "-e", &format!("{sha}^{{commit}}")])
             .current_dir(&self.clone)
+            .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     }

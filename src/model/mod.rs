@@ -196,9 +196,9 @@ impl Model {
             for (b, window) in batch.iter().enumerate() {
                 let target = &mut scores[window.snippet];
                 let lines = &token_lines[window.snippet];
-                for t in window.start..window.end {
-                    let position = 1 + t - window.start;
-                    let line = lines[t].min(target.token.len().saturating_sub(1));
+                for (offset, line) in lines[window.start..window.end].iter().enumerate() {
+                    let position = 1 + offset;
+                    let line = (*line).min(target.token.len().saturating_sub(1));
                     let Some(token_row) = tokens[b].get(position * labels..(position + 1) * labels)
                     else {
                         continue;

@@ -195,29 +195,23 @@ pub async fn publish_to(
             });
         }
     }
-    let token = match (&env.token, options.dry_run) {
-        (_, true) => return degrade(env, report, "posting is disabled (--no-post)".into(), out),
-        (None, _) => return degrade(
-            env,
-            report,
-            "no token: set GITHUB_TOKEN (or HUNKGUARD_GITHUB_TOKEN) with `pull-requests: write`"
-                .into(),
-            out,
-        ),
-        (Some(_), _) if env.is_fork() => {
-            let head = env.head_repository.as_deref().unwrap_or("a deleted fork");
-            return degrade(
-                env,
-                report,
-                format!(
-                    "the pull request comes from {head}, so this job's token is read-only; \
-                     use the fork-safe workflow pair to post reviews"
-                ),
-                out,
-            );
-        }
-        (Some(token), _) => token,
+    if options.dry_run {
+        let why = "posting is disabled (--dry-run, or the action's `post: false`)";
+        return degrade(env, report, why.into(), out);
+    }
+    let Some(token) = &env.token else {
+        let why =
+            "no token: set GITHUB_TOKEN (or HUNKGUARD_GITHUB_TOKEN) with `pull-requests: write`";
+        return degrade(env, report, why.into(), out);
     };
+    if env.is_fork() {
+        let head = env.head_repository.as_deref().unwrap_or("a deleted fork");
+        let why = format!(
+            "the pull request comes from {head}, so this job's token is read-only; \
+             use the fork-safe workflow pair to post reviews"
+        );
+        return degrade(env, report, why, out);
+    }
     let mut api = Api::new(&env.api_url, token, options.retry.clone())?;
     let mut outcome = PostOutcome::default();
     match review(&mut api, env, report, options, &mut outcome).await {
