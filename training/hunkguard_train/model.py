@@ -79,6 +79,10 @@ class HunkNet(nn.Module):
         self.mlm_bias = nn.Parameter(torch.zeros(vocab))
         self.drop = nn.Dropout(dropout)
         self.apply(self._init)
+        # start at the label priors (rare labels: log-odds far below 0); from a zero bias Adam needs
+        # thousands of steps just to get there, and the model sits on a constant-output plateau meanwhile
+        nn.init.constant_(self.tok_head.bias, -4.6)
+        nn.init.constant_(self.seq_head[-1].bias, -1.0)
 
     @staticmethod
     def _init(m):

@@ -84,6 +84,45 @@ def make_items(examples: list[Example], tok, label_index: dict[str, int], rng: r
     return items
 
 
+def make_pair_items(examples: list[Example], tok, label_index: dict[str, int], seed: int, n_var: dict,
+                    max_tokens: int) -> list[tuple[Item, Item, int]]:
+    """Vulnerable/fixed twins augmented identically (same renaming, same reformatting), cut at the same
+    token offset: (vul, fix, label index) for the ranking loss."""
+    by_pair: dict[str, dict] = {}
+    for ex in examples:
+        if ex.pair and ex.origin in ("realfix", "synth"):
+            by_pair.setdefault(ex.pair, {})["vul" if ex.positive else "fix"] = ex
+    out = []
+    for key in sorted(by_pair):
+        d = by_pair[key]
+        if "vul" not in d or "fix" not in d:
+            continue
+        c = label_index[sorted(d["vul"].labels)[0]]
+        for v in range(n_var.get(d["vul"].origin, 1)):
+            enc = []
+            for side in ("vul", "fix"):
+                rng = random.Random(f"{seed}:{key}:{v}")
+                try:
+                    lines = augment(d[side].lines, rng, rename=True, strip=True, reformat=True)
+                except Exception:  # noqa: BLE001
+                    lines = d[side].lines
+                enc.append(encode_labelled(tok, lines.code, lines.labels, lines.known, label_index))
+            (iv, yv, mv, _), (i_f, yf, mf, _) = enc
+            if len(iv) == 0 or len(i_f) == 0:
+                continue
+            a = 0
+            if max(len(iv), len(i_f)) > max_tokens:
+                pos = np.nonzero(yv.any(axis=1))[0]
+                c0 = int(pos[0]) if len(pos) else 0
+                a = max(0, min(c0 - max_tokens // 3, len(iv) - max_tokens))
+            sv = np.zeros(len(label_index), dtype=np.float32)
+            sv[c] = 1.0
+            out.append((Item(iv[a:a + max_tokens], yv[a:a + max_tokens], mv[a:a + max_tokens], sv, d["vul"].origin),
+                        Item(i_f[a:a + max_tokens], yf[a:a + max_tokens], mf[a:a + max_tokens],
+                             np.zeros(len(label_index), dtype=np.float32), d["fix"].origin), c))
+    return out
+
+
 def batches(items: list[Item], max_batch_tokens: int, rng: random.Random, max_batch: int = 64):
     """Length-bucketed batches (shuffled), each padded to its longest window (+2 for CLS/SEP)."""
     idx = list(range(len(items)))
@@ -190,7 +229,8 @@ def mlm_pretrain(net: HunkNet, tok, texts: list[str], steps: int, batch: int, ma
 # ------------------------------------------------------------------------------------------ fine-tuning
 def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batch_tokens: int, seed: int,
              tok_weight: float = 0.5, seq_pos_weight: float = 2.0, tok_pos_weight: float = 4.0,
-             time_limit_s: float | None = None, max_steps: int | None = None) -> dict:
+             time_limit_s: float | None = None, max_steps: int | None = None,
+             pairs: list | None = None, pair_batch: int = 8, pair_weight: float = 1.0, pair_margin: float = 2.0) -> dict:
     rng = random.Random(seed)
     L = net.config["n_labels"]
     first = batches(items, max_batch_tokens, rng)
@@ -205,6 +245,7 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
     t0 = time.time()
     step = 0
     losses = []
+    losses_p = [0.0]
     ep = 0
     plan = first
     stop = False
@@ -212,14 +253,31 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
         for bidx in plan:
             if step >= total:
                 break
+            # the schedule follows steps or wall time, whichever runs out first, so that a run cut short by
+            # its time limit still ends with a decayed learning rate
+            frac_t = (time.time() - t0) / time_limit_s if time_limit_s else 0.0
+            eff = max(step, int(frac_t * total))
             for g in opt.param_groups:
-                g["lr"] = _lr(step, total, lr, max(1, total // 20))
+                g["lr"] = _lr(eff, total, lr, max(1, total // 20))
             ids, att, y, m, seq = collate(items, bidx, L)
             s_log, t_log = net(ids, att)
             ls = F.binary_cross_entropy_with_logits(s_log, seq, pos_weight=spw, reduction="sum") / len(bidx)
             lt = F.binary_cross_entropy_with_logits(t_log, y, pos_weight=tpw, reduction="none").sum(-1)
             lt = (lt * m).sum() / m.sum().clamp(min=1.0)
             loss = ls + tok_weight * lt
+            if pairs:
+                sel = [pairs[rng.randrange(len(pairs))] for _ in range(pair_batch)]
+                flat = [p[0] for p in sel] + [p[1] for p in sel]
+                pids, patt, py, pm, pseq = collate(flat, list(range(len(flat))), L)
+                ps, pt = net(pids, patt)
+                ci = torch.tensor([p[2] for p in sel])
+                ar = torch.arange(len(sel))
+                zv, zf = ps[ar, ci], ps[len(sel) + ar, ci]
+                lp = F.softplus(pair_margin - (zv - zf)).mean()
+                # the twins are ordinary training windows too
+                lsp = F.binary_cross_entropy_with_logits(ps, pseq, pos_weight=spw, reduction="sum") / len(flat)
+                loss = loss + pair_weight * lp + 0.5 * lsp
+                losses_p.append(lp.item())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -228,7 +286,8 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
             step += 1
             if step % 50 == 0:
                 a = np.mean(losses[-50:], axis=0)
-                log.info("ft step %d/%d (epoch %d) seq %.4f tok %.4f (%.0fs)", step, total, ep, a[0], a[1], time.time() - t0)
+                log.info("ft step %d/%d (epoch %d) seq %.4f tok %.4f pair %.4f (%.0fs)", step, total, ep, a[0], a[1],
+                         np.mean(losses_p[-50:]), time.time() - t0)
             if time_limit_s and time.time() - t0 > time_limit_s:
                 log.warning("finetune: time limit reached at step %d/%d", step, total)
                 stop = True
@@ -237,4 +296,5 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
         plan = batches(items, max_batch_tokens, rng)
     a = np.mean(losses[-50:], axis=0) if losses else (float("nan"), float("nan"))
     return {"steps": step, "planned_steps": total, "steps_per_epoch": steps_per_epoch, "epochs": round(step / steps_per_epoch, 2),
-            "final_seq_loss": float(a[0]), "final_tok_loss": float(a[1]), "seconds": round(time.time() - t0, 1)}
+            "final_seq_loss": float(a[0]), "final_tok_loss": float(a[1]), "final_pair_loss": float(np.mean(losses_p[-50:])),
+            "pairs": len(pairs or []), "seconds": round(time.time() - t0, 1)}

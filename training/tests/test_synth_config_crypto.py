@@ -72,8 +72,14 @@ STRONG_EXTRA = {"CWE-614": r"set_cookie\("}
 BANNED = {"bad", "unsafe", "vuln", "vulnerable", "vulnerability", "safe", "secure", "insecure", "good", "evil",
           "attack", "attacker", "exploit", "danger", "dangerous", "weak", "malicious", "hack", "hacker", "fixed",
           "patched", "cwe", "unsafely", "insecurely"}
+try:  # the project-wide list kept by the shared generator helpers, when present
+    from hunkguard_train.synth.common import LEAKY_WORDS as _SHARED  # noqa: E402
+    BANNED |= set(_SHARED)
+except ImportError:  # pragma: no cover - common.py is written in parallel
+    pass
+# Real API names that contain such words; they are allowed as whole identifiers only (`secure=` only as a keyword).
 ALLOWED_COMPOUNDS = re.compile(r"\b(secure_filename|SESSION_COOKIE_SECURE|CSRF_COOKIE_SECURE|REMEMBER_COOKIE_SECURE"
-                               r"|safe_load)\b|\bsecure(?=\s*=)")
+                               r"|safe_load|CSRF_TRUSTED_ORIGINS)\b|\bsecure(?=\s*=)")
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +231,17 @@ def test_vuln_lines_hold_the_weakness(recs):
                 assert i in r["vuln_lines"], (r["cwe"], r["family"], i, line, r["code"])
 
 
+def _string_literals(line: str) -> list[str]:
+    out = []
+    try:
+        for t in tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline):
+            if t.type == tokenize.STRING:
+                out.append(ast.literal_eval(t.string) if not t.string.lstrip("rbRB").startswith(("f", "F")) else t.string)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return [x.decode() if isinstance(x, bytes) else x for x in out]
+
+
 def _pairs(recs):
     by = defaultdict(list)
     for r in recs:
@@ -269,7 +286,7 @@ def test_fix_removes_the_weakness(recs):
             assert not bad_lines, (v["cwe"], bad_lines, f["code"])
         if v["cwe"] == "CWE-798":
             lines = v["code"].split("\n")
-            lits = [lit for n in v["vuln_lines"] for lit in re.findall(r"""["']([^"']{8,})["']""", lines[n - 1])]
+            lits = [lit for n in v["vuln_lines"] for lit in _string_literals(lines[n - 1]) if len(lit) >= 8]
             assert any(lit not in f["code"] for lit in lits), (lits, f["code"])
         if v["cwe"] == "CWE-614":
             for m in re.finditer(r"set_cookie\(", f["code"]):

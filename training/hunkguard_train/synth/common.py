@@ -441,9 +441,12 @@ class Ctx:
             o["mode"] = self.pick(["func", "func", "server"])
             o["conn"] = self.pick(["conn", "sock", "client_sock", "connection"])
             self.reserve(o["conn"])
+            # drawn here, not while rendering: the twins' bodies may draw different numbers of choices
+            o["fn"] = self.pick(["handle_client", "serve_client", "on_connection", self.fname])
         elif fw == "worker":
             o["mode"] = self.pick(["celery", "celery", "pika"])
             o["task"] = self.pick(["@shared_task", "@app.task", "@celery.task", "@celery_app.task"])
+            o["fn"] = self.pick(["on_message", "callback", "handle_message", "consume"])
         return fw
 
     # ------------------------------------------------------------------ sources
@@ -1208,7 +1211,7 @@ class Ctx:
                     self.imp("fastapi", "APIRouter")
                     mod.append("router = APIRouter()")
             route = self.route + "".join(f"/{{{p}}}" for p in self.route_params)
-            params = list(self.params)
+            params = [p for p in self.params if "=" not in p] + [p for p in self.params if "=" in p]
             if self.need_request:
                 self.imp("fastapi", "Request")
                 params.insert(0, "request: Request")
@@ -1285,7 +1288,7 @@ class Ctx:
                 head.append((1, "def handle(self):"))
                 return head, 2, tail, mod
             c = o["conn"]
-            head.append((0, f"def {self.pick(['handle_client', 'serve_client', 'on_connection', self.fname])}({c}):"))
+            head.append((0, f"def {o['fn']}({c}):"))
             return head, 1, tail, mod
         if fw == "worker":
             if o["mode"] == "celery":
@@ -1296,7 +1299,7 @@ class Ctx:
                 params = [f"{n}: {h}" if (hints and h) else n for n, h in self.handles] + self.params
                 head.append((0, f"def {self.fname}({', '.join(params)}):"))
                 return head, 1, tail, mod
-            head.append((0, f"def {self.pick(['on_message', 'callback', 'handle_message', 'consume'])}"
+            head.append((0, f"def {o['fn']}"
                             f"(channel, method, properties, body):"))
             return head, 1, tail, mod
         raise ValueError(fw)

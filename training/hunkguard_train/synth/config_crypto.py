@@ -73,7 +73,7 @@ class _B:
         self.items.append(("m", self._ls(list(xs)), [], None))
         return self
 
-    def osimp(self, rng: random.Random, p: float = 0.35, line: str = "import os"):
+    def osimp(self, rng: random.Random, p: float = 0.5, line: str = "import os"):
         """`import os` needed by the fix: sometimes already there in both twins, else only in the fix."""
         if rng.random() < p:
             self(line)
@@ -114,6 +114,7 @@ class _B:
             lead += 1
         out = out[lead:]
         marks = [m - lead for m in marks]
+        out = _sort_import_runs(out, set(marks))
         collapsed: list[str] = []
         remap: dict[int, int] = {}
         for i, line in enumerate(out, 1):
@@ -122,6 +123,21 @@ class _B:
             collapsed.append(line)
             remap[i] = len(collapsed)
         return "\n".join(collapsed) + "\n", sorted({remap[m] for m in marks if m in remap})
+
+
+def _sort_import_runs(lines: list[str], marked: set[int]) -> list[str]:
+    """isort-like: sort each run of consecutive top-level `import x` (or `from x import y`) lines."""
+    out = list(lines)
+    i = 0
+    while i < len(out):
+        kind = "import " if out[i].startswith("import ") else "from " if out[i].startswith("from ") else None
+        j = i
+        while kind and j < len(out) and out[j].startswith(kind):
+            j += 1
+        if kind and j - i > 1 and not any(i < m <= j for m in marked):
+            out[i:j] = sorted(out[i:j], key=lambda l: l.lower().replace(".", " "))
+        i = max(j, i + 1)
+    return out
 
 
 def _restyle_quotes(code: str) -> str:
@@ -206,10 +222,6 @@ def _ctx(rng: random.Random, **extra) -> dict:
              field=rng.choice(_FIELDS), n=rng.choice([5, 10, 15, 20, 30]), v=rng.choice([1, 2, 3]))
     c.update(extra)
     return c
-
-
-def _pick(rng: random.Random, *opts):
-    return rng.choice(opts)
 
 
 # ------------------------------------------------------------------------------------------ web frameworks
@@ -299,9 +311,6 @@ class _W:
             return "json.loads(request.body)"
         return "await request.json()"
 
-    def header(self, key: str) -> str:
-        return f'request.headers.get("{key}")'
-
     def reply(self, expr: str, status: int | None = None) -> str:
         if self.fw == "flask":
             return f"return jsonify({expr})" + (f", {status}" if status else "")
@@ -320,9 +329,6 @@ class _W:
             b("from fastapi.responses import JSONResponse")
         else:
             self.head(b)
-
-    def needs_json_import(self) -> bool:
-        return self.fw == "django"
 
 
 # ================================================================================ CWE-798 hard-coded credentials
@@ -585,8 +591,8 @@ def _c798_signing(rng):
         b("def issue_token(user_id, minutes=$n):")
         with b.ind():
             b("now = datetime.now(timezone.utc)")
-            b('payload = {"sub": str(user_id), "iat": now, "exp": now + timedelta(minutes=minutes)}')
-            b(f'return jwt.encode(payload, {name}, algorithm="HS256")')
+            b('message = {"sub": str(user_id), "iat": now, "exp": now + timedelta(minutes=minutes)}')
+            b(f'return jwt.encode(message, {name}, algorithm="HS256")')
         return b
     if kind == "hmac":
         b("import hashlib", "import hmac")
@@ -678,24 +684,25 @@ def _c798_pem(rng):
     c.update(pem=f"-----BEGIN {kt}-----\\n{body}\\n-----END {kt}-----\\n")
     b = _B(**c)
     name = rng.choice(["SIGNING_KEY_PEM", "PRIVATE_KEY", "SERVICE_KEY_PEM", "DEPLOY_KEY"])
+    fix_line = rng.choice([f'{name} = Path(os.environ["SIGNING_KEY_PATH"]).read_bytes()', f'{name} = os.environ["{name}"].encode()'])
     b.osimp(rng)
-    b.d([], "from pathlib import Path")
+    if "Path(" in fix_line:
+        b.d([], "from pathlib import Path")
     b("", "from cryptography.hazmat.primitives import hashes, serialization")
     if kt != "EC PRIVATE KEY":
         b("from cryptography.hazmat.primitives.asymmetric import padding")
     else:
         b("from cryptography.hazmat.primitives.asymmetric import ec")
     b("")
-    b.v(f'{name} = b"$pem"', rng.choice([f'{name} = Path(os.environ["SIGNING_KEY_PATH"]).read_bytes()',
-                                          f'{name} = os.environ["{name}"].encode()']))
+    b.v(f'{name} = b"$pem"', fix_line)
     b("", "")
-    b("def sign_$ent(payload: bytes) -> bytes:")
+    b("def sign_$ent(message: bytes) -> bytes:")
     with b.ind():
         b(f"key = serialization.load_pem_private_key({name}, password=None)")
         if kt != "EC PRIVATE KEY":
-            b("return key.sign(payload, padding.PKCS1v15(), hashes.SHA256())")
+            b("return key.sign(message, padding.PKCS1v15(), hashes.SHA256())")
         else:
-            b("return key.sign(payload, ec.ECDSA(hashes.SHA256()))")
+            b("return key.sign(message, ec.ECDSA(hashes.SHA256()))")
     return b
 
 
@@ -930,21 +937,21 @@ def _c327_legacy_cryptography(rng):
     alg = rng.choice(["TripleDES", "Blowfish", "CAST5", "ARC4", "IDEA"])
     b("import os", "")
     b("from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes", "", "")
-    b(rng.choice(["def encrypt_${ent}_payload(key: bytes, payload: bytes) -> bytes:", "def seal_$field(key, payload):"]))
+    b(rng.choice(["def encrypt_${ent}_message(key: bytes, message: bytes) -> bytes:", "def seal_$field(key, message):"]))
     with b.ind():
         if alg == "ARC4":
             b.d([], "nonce = os.urandom(12)")
             b.v("cipher = Cipher(algorithms.ARC4(key), mode=None)", "cipher = Cipher(algorithms.AES(key), modes.GCM(nonce))")
             b("encryptor = cipher.encryptor()")
-            b.d("return encryptor.update(payload) + encryptor.finalize()",
-                ["ciphertext = encryptor.update(payload) + encryptor.finalize()", "return nonce + encryptor.tag + ciphertext"])
+            b.d("return encryptor.update(message) + encryptor.finalize()",
+                ["ciphertext = encryptor.update(message) + encryptor.finalize()", "return nonce + encryptor.tag + ciphertext"])
         else:
             b.d("iv = os.urandom(8)", "nonce = os.urandom(12)")
             mode = rng.choice(["CFB", "OFB", "CFB"])
             b.v(f"cipher = Cipher(algorithms.{alg}(key), modes.{mode}(iv))", "cipher = Cipher(algorithms.AES(key), modes.GCM(nonce))")
             b("encryptor = cipher.encryptor()")
-            b.d("return iv + encryptor.update(payload) + encryptor.finalize()",
-                ["ciphertext = encryptor.update(payload) + encryptor.finalize()", "return nonce + encryptor.tag + ciphertext"])
+            b.d("return iv + encryptor.update(message) + encryptor.finalize()",
+                ["ciphertext = encryptor.update(message) + encryptor.finalize()", "return nonce + encryptor.tag + ciphertext"])
     return b
 
 
@@ -1070,16 +1077,16 @@ def _c328_token(rng):
 def _c328_signature(rng):
     b = _B(**_ctx(rng))
     h = rng.choice(["md5", "sha1"])
-    kind = rng.choice(["payload", "url", "webhook"])
+    kind = rng.choice(["message", "url", "webhook"])
     b("import hashlib", "import hmac")
     if kind == "url":
         b("import time")
     b("", "")
-    if kind == "payload":
-        b("def sign_payload(payload: bytes, secret: bytes) -> str:")
-        b.v(f"    return hashlib.{h}(secret + payload).hexdigest()", "    return hmac.new(secret, payload, hashlib.sha256).hexdigest()")
-        b("", "", "def verify_payload(payload: bytes, secret: bytes, signature: str) -> bool:")
-        b("    return hmac.compare_digest(sign_payload(payload, secret), signature)")
+    if kind == "message":
+        b("def sign_message(message: bytes, secret: bytes) -> str:")
+        b.v(f"    return hashlib.{h}(secret + message).hexdigest()", "    return hmac.new(secret, message, hashlib.sha256).hexdigest()")
+        b("", "", "def verify_message(message: bytes, secret: bytes, signature: str) -> bool:")
+        b("    return hmac.compare_digest(sign_message(message, secret), signature)")
     elif kind == "url":
         b("def signed_download_url(path: str, secret: str, ttl: int = 3600) -> str:")
         with b.ind():
@@ -1164,8 +1171,8 @@ def _h328_cache_key(rng):
         b(f"    digest = hashlib.{h}(f\"$svc-experiment:{{user_id}}\".encode(){arg}).hexdigest()")
         b("    return int(digest[:8], 16) % buckets")
     elif kind == "etag":
-        b("def etag_for(payload: dict) -> str:")
-        b("    body = json.dumps(payload, sort_keys=True).encode()")
+        b("def etag_for(message: dict) -> str:")
+        b("    body = json.dumps(message, sort_keys=True).encode()")
         b(f"    return '\"' + hashlib.{h}(body{arg}).hexdigest() + '\"'")
     else:
         b("def dedupe_$ents(rows):")
@@ -1581,9 +1588,9 @@ def _c295_async_urllib3(rng):
 def _h295_requests(rng):
     b = _B(**_ctx(rng))
     b("import os", "", "import requests", "", 'CA_BUNDLE = os.environ.get("${SVC}_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")', "", "")
-    b("def post_$ent(base_url, payload, cert=None):")
+    b("def post_$ent(base_url, message, cert=None):")
     with b.ind():
-        b("resp = requests.post(", '    f"{base_url}/$ents",', "    json=payload,", "    timeout=$n,")
+        b("resp = requests.post(", '    f"{base_url}/$ents",', "    json=message,", "    timeout=$n,")
         b(rng.choice(["    verify=CA_BUNDLE,", "    verify=True,"]), "    cert=cert,", ")", "resp.raise_for_status()", "return resp.json()")
     return b
 
@@ -1941,7 +1948,7 @@ def _h377_named(rng):
     kind = rng.choice(["named", "tmpdir", "spooled", "mkstemp"])
     b("import json", "import os", "import tempfile", "", "")
     if kind == "named":
-        b("def stage_${ent}_payload(data):")
+        b("def stage_${ent}_message(data):")
         b('    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:', "        json.dump(data, fh)")
         b("    return fh.name")
     elif kind == "tmpdir":
@@ -2615,8 +2622,8 @@ def _c209_traceback(rng):
     b("", "")
     w.route(b, "POST", "/$ents/import", "bulk_import_$ents")
     with b.ind():
-        b(f"payload = {w.json()}")
-        b("try:", '    count = import_$ents(payload["items"])', "except Exception:")
+        b(f"message = {w.json()}")
+        b("try:", '    count = import_$ents(message["items"])', "except Exception:")
         with b.ind():
             tb = rng.choice(["traceback.format_exc()", '"".join(traceback.format_exc().splitlines(keepends=True)[-5:])'])
             b.v(w.reply(f'{{"error": "import failed", "trace": {tb}}}', 500),
@@ -2713,14 +2720,14 @@ def _c209_http_exception(rng):
             b.v(f"    abort(502, description={_exc_expr(rng, var)})", '    abort(502, description="upstream sync failed")')
             b("return jsonify(result)")
     else:
-        b("from rest_framework import status", "from rest_framework.decorators import api_view", "from rest_framework.response import Response", "")
+        b("from rest_framework.decorators import api_view", "from rest_framework.response import Response", "")
         b("log = logging.getLogger(__name__)", "", "")
         b('@api_view(["POST"])', "def sync_$ent(request, pk):")
         with b.ind():
             b("try:", "    result = push_${ent}_upstream(pk)", f"except Exception as {var}:")
             b.d([], f'    log.exception("sync failed for $ent %s", pk)')
-            b.v(f'    return Response({{"detail": {_exc_expr(rng, var)}}}, status=status.HTTP_502_BAD_GATEWAY)',
-                '    return Response({"detail": "upstream sync failed"}, status=status.HTTP_502_BAD_GATEWAY)')
+            b.v(f'    return Response({{"detail": {_exc_expr(rng, var)}}}, status=502)',
+                '    return Response({"detail": "upstream sync failed"}, status=502)')
             b("return Response(result)")
     return b
 
@@ -2927,7 +2934,7 @@ def _h614_settings(rng):
 
 
 # ================================================================================ CWE-347 unverified JWT
-def _jwt_ctx(b, rng, w=None):
+def _jwt_ctx(b, rng):
     keyname = rng.choice(["JWT_KEY", "SECRET_KEY", "JWT_SECRET", "SIGNING_KEY"])
     b.ctx["k"] = keyname
     return keyname
@@ -2999,8 +3006,8 @@ def _c347_legacy(rng):
     else:
         b("import jwt", "", f'{k} = os.environ["{k}"]', "", "")
         b("def tenant_for(token):")
-        b.v("    payload = jwt.decode(token, verify=False)", f'    payload = jwt.decode(token, {k}, algorithms=["HS256"])')
-        b('    return payload["tenant"]')
+        b.v("    message = jwt.decode(token, verify=False)", f'    message = jwt.decode(token, {k}, algorithms=["HS256"])')
+        b('    return message["tenant"]')
     return b
 
 
@@ -3015,11 +3022,11 @@ def _c347_manual(rng):
         b.d([], "import jwt")
     b("", f'{k} = os.environ["{k}"]', "", "")
     b(rng.choice(["def claims_from_header(auth_header: str) -> dict:", "def read_claims(auth_header):", "def ${svc}_claims(auth_header: str):",
-                  "def token_payload(auth_header):"]))
+                  "def token_message(auth_header):"]))
     with b.ind():
         b('token = auth_header.removeprefix("Bearer ").strip()')
         alg = rng.choice(["HS256", "HS512", "RS256"])
-        b.v(['payload = token.split(".")[1]', 'payload += "=" * (-len(payload) % 4)', "return json.loads(base64.urlsafe_b64decode(payload))"],
+        b.v(['segment = token.split(".")[1]', 'segment += "=" * (-len(segment) % 4)', "return json.loads(base64.urlsafe_b64decode(segment))"],
             f'return jwt.decode(token, {k}, algorithms=["{alg}"])')
     return b
 
@@ -3070,6 +3077,8 @@ def _b_web_crud(rng):
         b("import json", "")
     w.std_imports(b, "post" if op in ("create", "update") else "get")
     b("", "from .models import $Ent" if w.fw == "django" else "from .db import $Ent, session")
+    if w.fw != "django":
+        b("")
     w.app_line(b)
     b("", "")
     if op == "get":
@@ -3172,7 +3181,7 @@ def _b_api_client(rng):
             b("        resp.raise_for_status()", '        items = resp.json()["items"]', "        if not items:", "            return")
             b("        yield from items", "        page += 1")
         else:
-            b("def create_$ent(self, payload: dict) -> dict:", f'    resp = {call}.post(f"{{self.base_url}}/$ents", json=payload{to})')
+            b("def create_$ent(self, message: dict) -> dict:", f'    resp = {call}.post(f"{{self.base_url}}/$ents", json=message{to})')
             b('    log.info("created $ent, status %s", resp.status_code)', "    resp.raise_for_status()", "    return resp.json()")
     return b
 
@@ -3437,7 +3446,7 @@ def _neighbour(rng: random.Random) -> str:
 
 
 def _with_neighbour(rng: random.Random, *codes: str) -> list[str]:
-    if rng.random() >= NEIGHBOUR_P:
+    if rng.random() >= NEIGHBOUR_P or any("__main__" in c for c in codes):
         return list(codes)
     extra = _neighbour(rng)
     return [c.rstrip("\n") + "\n\n\n" + extra for c in codes]

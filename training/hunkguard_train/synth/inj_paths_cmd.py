@@ -382,7 +382,7 @@ def t78_files(ctx):
                      ("chmod", ["644"]), ("gzip", ["-k"]), ("md5sum", [])])
     words = " ".join([prog[0]] + prog[1]) + " "
     s = ctx.snip()
-    s.maybe_guard(files)
+    s.guard(f"not {files}")
     s.noise()
     if ctx.mark:
         joined = f"{ctx.lit(' ')}.join({files})"
@@ -494,13 +494,15 @@ def t94_exec(ctx):
     val = ctx.taint("expr")
     ns = ctx.pick(["settings", "namespace", "options", "overrides"])
     ctx.reserve(ns)
+    sep = ctx.chance(0.5)
+    sv = ctx.pick(["stmt", "line", "src"])
+    ctx.reserve(sv)
     s = ctx.snip()
     s.add(f"{ns} = {{}}")
     s.maybe_guard(key)
     if ctx.mark:
         stmt = ctx.fmt([E(key), " = ", E(val)])
-        if ctx.chance(0.5):
-            sv = ctx.pick(["stmt", "line", "src"])
+        if sep:
             s.add(f"{sv} = {stmt}", True)
             s.add(f"exec({sv}, {{}}, {ns})", True)
         else:
