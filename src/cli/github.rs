@@ -11,11 +11,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{findings_exit_code, parse_fail_on, CliError, PostArgs, ReviewArgs};
-use crate::diff::{self, DiffRequest};
 use crate::forge::github::{self, GithubEnv, GithubOptions, PrInfo, PR_FILE};
 use crate::forge::{PostOptions, PostOutcome};
 use crate::report::Report;
-use crate::scan::Target;
 
 /// SARIF report file name inside `--reports-dir`, unless `--sarif` names another path.
 pub const SARIF_REPORT: &str = "hunkguard.sarif";
@@ -29,19 +27,12 @@ pub const JSON_REPORT: &str = "hunkguard.json";
 /// findings decide.
 pub fn review(args: &ReviewArgs) -> Result<u8, CliError> {
     let env = GithubEnv::from_env().map_err(CliError::usage)?;
-    let repo = diff::open_repo(&args.repo).map_err(CliError::runtime)?;
-    let root = repo
-        .workdir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| args.repo.clone());
-    let request = DiffRequest {
-        repo: args.repo.clone(),
-        base: Some(env.base_sha.clone()),
-        head: env.head_sha.clone(),
-        worktree: false,
-        context_lines: 3,
-    };
-    let (report, options) = args.scan.run(&Target::Diff(request), &root)?;
+    let (report, options) = args.scan.scan_range(
+        &args.repo,
+        Some(env.base_sha.clone()),
+        env.head_sha.clone(),
+        false,
+    )?;
 
     // Reports first: whatever happens on the API, the artifacts hold the findings.
     let mut scan = args.scan.clone();

@@ -5,14 +5,11 @@
 //! even when posting fails. Posting problems are warnings unless `--strict`; findings decide the
 //! exit code (`--fail-on`). See `docs/gitlab.md` for the token and the CI template.
 
-use std::path::Path;
 
 use super::{findings_exit_code, CliError, ReviewArgs};
-use crate::diff::{self, DiffRequest};
 use crate::forge::gitlab::{self, GitlabEnv, GitlabOptions};
 use crate::forge::{anchor, Anchor, PostOptions, PostOutcome};
 use crate::report::Report;
-use crate::scan::Target;
 
 /// File names of the reports written into `--reports-dir`, unless a flag names another path.
 pub const SAST_REPORT: &str = "gl-sast-report.json";
@@ -27,19 +24,12 @@ pub const JSON_REPORT: &str = "hunkguard.json";
 /// publishes discussions and the summary note. Returns the exit code the findings decide.
 pub fn review(args: &ReviewArgs) -> Result<u8, CliError> {
     let env = GitlabEnv::from_env().map_err(CliError::usage)?;
-    let repo = diff::open_repo(&args.repo).map_err(CliError::runtime)?;
-    let root = repo
-        .workdir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| args.repo.clone());
-    let request = DiffRequest {
-        repo: args.repo.clone(),
-        base: Some(env.base_sha.clone()),
-        head: env.head_sha.clone(),
-        worktree: false,
-        context_lines: 3,
-    };
-    let (report, options) = args.scan.run(&Target::Diff(request), &root)?;
+    let (report, options) = args.scan.scan_range(
+        &args.repo,
+        Some(env.base_sha.clone()),
+        env.head_sha.clone(),
+        false,
+    )?;
 
     // Reports first: whatever happens on the API, the artifacts hold the findings.
     let mut scan = args.scan.clone();

@@ -333,6 +333,30 @@ impl ScanArgs {
         })
     }
 
+    /// Review `merge-base(base, head)..head` of the repository at `repo` (the config is read from its root).
+    pub fn scan_range(
+        &self,
+        repo: &Path,
+        base: Option<String>,
+        head: String,
+        worktree: bool,
+    ) -> Result<(Report, ScanOptions), CliError> {
+        self.validate()?;
+        let opened = diff::open_repo(repo).map_err(CliError::runtime)?;
+        let root = opened
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| repo.to_path_buf());
+        let request = DiffRequest {
+            repo: repo.to_path_buf(),
+            base,
+            head,
+            worktree,
+            context_lines: 3,
+        };
+        self.run(&Target::Diff(request), &root)
+    }
+
     /// Run the pipeline on `target`.
     pub fn run(
         &self,
@@ -409,20 +433,12 @@ pub fn parse_fail_on(value: &str) -> Result<FailOn, CliError> {
 }
 
 fn run_scan(command: &ScanCommand) -> Result<u8, CliError> {
-    command.scan.validate()?;
-    let repo = diff::open_repo(&command.repo).map_err(CliError::runtime)?;
-    let root = repo
-        .workdir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| command.repo.clone());
-    let request = DiffRequest {
-        repo: command.repo.clone(),
-        base: command.base.clone(),
-        head: command.head.clone(),
-        worktree: command.worktree,
-        context_lines: 3,
-    };
-    let (report, options) = command.scan.run(&Target::Diff(request), &root)?;
+    let (report, options) = command.scan.scan_range(
+        &command.repo,
+        command.base.clone(),
+        command.head.clone(),
+        command.worktree,
+    )?;
     command.scan.write_reports(&report)?;
     Ok(findings_exit_code(&report, options.config.fail_on))
 }
