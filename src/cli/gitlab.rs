@@ -5,7 +5,6 @@
 //! even when posting fails. Posting problems are warnings unless `--strict`; findings decide the
 //! exit code (`--fail-on`). See `docs/gitlab.md` for the token and the CI template.
 
-
 use super::{findings_exit_code, CliError, ReviewArgs};
 use crate::forge::gitlab::{self, GitlabEnv, GitlabOptions};
 use crate::forge::{anchor, Anchor, PostOptions, PostOutcome};

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::findings::{Finding, Severity};
 use crate::report::{Emitter, Report, ReportError};
@@ -82,13 +81,7 @@ fn severity(severity: Severity) -> &'static str {
 /// code, no line numbers) and its occurrence among findings with that fingerprint, hashed to the
 /// 32 hex digits the format's examples use.
 fn fingerprint(finding_fingerprint: &str, occurrence: u32) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"hunkguard-codequality\0");
-    hasher.update(finding_fingerprint.as_bytes());
-    hasher.update([0]);
-    hasher.update(occurrence.to_be_bytes());
-    hasher
-        .finalize()
+    super::occurrence_digest("hunkguard-codequality", finding_fingerprint, occurrence)
         .iter()
         .take(16)
         .map(|b| format!("{b:02x}"))

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::findings::{Finding, Severity};
 use crate::report::{now_utc, Emitter, Report, ReportError};
@@ -171,12 +170,7 @@ fn severity(severity: Severity) -> &'static str {
 /// occurrence among findings with the same fingerprint, so identical flagged lines stay distinct.
 /// Laid out as an RFC 9562 version 8 (custom) UUID over SHA-256.
 fn vulnerability_id(fingerprint: &str, occurrence: u32) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"hunkguard-gitlab-sast\0");
-    hasher.update(fingerprint.as_bytes());
-    hasher.update([0]);
-    hasher.update(occurrence.to_be_bytes());
-    let digest = hasher.finalize();
+    let digest = super::occurrence_digest("hunkguard-gitlab-sast", fingerprint, occurrence);
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
@@ -411,26 +405,10 @@ mod tests {
         serde_json::from_slice(&out).unwrap()
     }
 
-    fn empty() -> Report {
-        Report {
-            findings: Vec::new(),
-            skipped: Vec::new(),
-            ..fixtures::report()
-        }
-    }
+    use fixtures::empty;
 
     fn assert_valid(doc: &Value) {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/schemas/gitlab-sast-report-format-15.2.1.json"
-        );
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(doc)
-            .map(|e| format!("{} at {}", e, e.instance_path))
-            .collect();
-        assert!(errors.is_empty(), "GitLab SAST schema errors: {errors:#?}");
+        fixtures::assert_valid("gitlab-sast-report-format-15.2.1.json", doc);
     }
 
     #[test]
@@ -441,7 +419,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "GitLab SAST schema errors")]
+    #[should_panic(expected = "gitlab-sast-report-format-15.2.1.json violations")]
     fn the_schema_check_rejects_rfc3339_times() {
         let mut doc = emit(&fixtures::report());
         doc["scan"]["start_time"] = Value::from("2026-01-02T03:04:05Z");

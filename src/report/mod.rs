@@ -181,6 +181,19 @@ pub fn write_file(path: &Path, format: Format, report: &Report) -> Result<(), Re
     std::fs::write(path, buffer).map_err(io_err)
 }
 
+/// SHA-256 over a format's domain tag, a finding fingerprint and its occurrence among findings that
+/// share it: the stable, unique ids the GitLab formats need (identical flagged lines stay distinct).
+pub(crate) fn occurrence_digest(domain: &str, fingerprint: &str, occurrence: u32) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(domain.as_bytes());
+    hasher.update([0]);
+    hasher.update(fingerprint.as_bytes());
+    hasher.update([0]);
+    hasher.update(occurrence.to_be_bytes());
+    hasher.finalize().into()
+}
+
 /// Current UTC time as RFC 3339 with seconds (what every format here accepts).
 pub fn now_utc() -> String {
     let now = time::OffsetDateTime::now_utc();
@@ -201,6 +214,31 @@ pub(crate) mod fixtures {
     //! A report shared by the emitter tests.
     use super::*;
     use crate::findings::{fingerprint, Severity};
+
+    /// The fixture report with no findings and no skipped files.
+    pub fn empty() -> Report {
+        Report {
+            findings: Vec::new(),
+            skipped: Vec::new(),
+            ..report()
+        }
+    }
+
+    /// Assert `doc` validates against `../shared/schemas/<schema_file>`.
+    pub fn assert_valid(schema_file: &str, doc: &serde_json::Value) {
+        let path = format!(
+            "{}/../shared/schemas/{schema_file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(doc)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{schema_file} violations: {errors:#?}");
+    }
 
     pub fn report() -> Report {
         let code = "    cur.execute(\"SELECT * FROM users WHERE name = '%s'\" % name)";

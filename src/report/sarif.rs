@@ -670,26 +670,10 @@ mod tests {
         serde_json::from_slice(&out).unwrap()
     }
 
-    fn empty() -> Report {
-        Report {
-            findings: Vec::new(),
-            skipped: Vec::new(),
-            ..fixtures::report()
-        }
-    }
+    use fixtures::empty;
 
     fn assert_valid(log: &Value) {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/schemas/sarif-schema-2.1.0.json"
-        );
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(log)
-            .map(|e| format!("{} at {}", e, e.instance_path))
-            .collect();
-        assert!(errors.is_empty(), "SARIF schema errors: {errors:#?}");
+        fixtures::assert_valid("sarif-schema-2.1.0.json", log);
     }
 
     #[test]
@@ -700,7 +684,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "SARIF schema errors")]
+    #[should_panic(expected = "sarif-schema-2.1.0.json violations")]
     fn the_schema_check_rejects_a_broken_log() {
         let mut log = emit(&SarifEmitter::default(), &fixtures::report());
         log["runs"][0]["results"][0]["level"] = Value::from("fatal");
