@@ -1393,3 +1393,15 @@ def make_negatives(rng: random.Random, family: str, template, n: int, seen: set[
         seen.add(code)
         out.append(example(code, None, [], family, None, "hard-negative"))
     return out
+
+
+def generate_from_tables(rng: random.Random, pairs, negatives) -> list[dict]:
+    """Run a module's template tables: `pairs` of (cwe, family, template, n) give vulnerable/fixed
+    twins, `negatives` of (family, template, n) give hard negatives; duplicates are dropped."""
+    seen: set[str] = set()
+    out: list[dict] = []
+    for cwe, fam, tpl, n in pairs:
+        out += make_pairs(rng, fam, cwe, tpl, n, seen)
+    for fam, tpl, n in negatives:
+        out += make_negatives(rng, fam, tpl, n, seen)
+    return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from .common import ANY, LOCAL, E, make_negatives, make_pairs
+from .common import ANY, LOCAL, E, generate_from_tables
 
 
 # ---------------------------------------------------------------------------------------------- CWE-502
@@ -501,10 +501,4 @@ NEGS = [
 
 
 def generate(rng: random.Random) -> list[dict]:
-    seen: set[str] = set()
-    out: list[dict] = []
-    for cwe, fam, tpl, n in PAIRS:
-        out += make_pairs(rng, fam, cwe, tpl, n, seen)
-    for fam, tpl, n in NEGS:
-        out += make_negatives(rng, fam, tpl, n, seen)
-    return out
+    return generate_from_tables(rng, PAIRS, NEGS)
