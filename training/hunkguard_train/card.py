@@ -67,6 +67,11 @@ def model_card(m: dict, cat, refs: dict) -> str:
       f"({tr['finetune']['epochs']} epochs), BCE on windows and tokens. ONNX opset {m['onnx']['opset']}, ir_version "
       f"{m['onnx']['ir_version']}, {'int8 dynamic quantization' if m['quantized'] else 'fp32'}, "
       f"{m['onnx']['size_bytes'] / 1e6:.1f} MB. 2 CPU threads.\n")
+    if not tr["mlm"].get("steps"):
+        a("No masked-LM pretraining in this run: on 2 shared CPU cores the budget went to fine-tuning on ~20k benign "
+          "functions and the synthetic set instead (the pipeline supports it: `mlm_steps` in the profile).\n")
+    a("Pair ranking loss: each fine-tuning step also scores vulnerable/fixed twins (realfix train pairs and synthetic "
+      "pairs, augmented identically) with a margin loss on the pair's label.\n")
     a("Timings (s): " + ", ".join(f"{k} {v}" for k, v in t.items()) + "\n")
     a("## Metrics on real code (validation split) vs Bandit 1.9.4\n")
     a("Our thresholds are cross-fitted (calibrated on one half of the validation groups, applied to the other). "

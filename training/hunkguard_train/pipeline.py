@@ -24,7 +24,7 @@ from .labels import Catalogue
 from .model import HunkNet
 from .pycode import Lines
 from .tok import CLS, PAD, SEP, train_tokenizer
-from .train import finetune, make_items, mlm_pretrain
+from .train import finetune, make_items, make_pair_items, mlm_pretrain
 
 log = logging.getLogger("hunkguard_train")
 
@@ -37,19 +37,20 @@ PROFILES = {
     "smoke": dict(benign_max=400, benign_per_pkg=4, benign_files_per_pkg=2, synth_max=200, real_max=160,
                   vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=0,
                   variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
-                  epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8),
+                  epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8,
+                  pair_variants={"realfix": 1, "synth": 1}, pair_batch=4),
     # ~10-15 minutes: the first model for the runtime integration
     "quick": dict(benign_max=9000, benign_per_pkg=120, benign_files_per_pkg=30, synth_max=6000, real_max=None,
                   vocab=8000, corpus_chars=12_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=0,
                   variants={"realfix": 3, "codeql": 3, "bandit": 3, "synth": 1, "benign": 0.6, "default": 1},
-                  epochs=1.0, max_steps=None, lr=1e-3, batch_tokens=6144, benign_val_eval=800, mlm_batch=16,
-                  ft_time_limit=420),
+                  epochs=1.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=800, mlm_batch=16,
+                  pair_variants={"realfix": 4, "synth": 1}, ft_time_limit=300),
     # the shipped model: ~40-50 minutes on 2 cores
     "full": dict(benign_max=26000, benign_per_pkg=300, benign_files_per_pkg=60, synth_max=None, real_max=None,
-                 vocab=8000, corpus_chars=25_000_000, d=192, layers=3, heads=4, ff=512, mlm_steps=500,
-                 variants={"realfix": 6, "codeql": 6, "bandit": 6, "synth": 1.5, "benign": 0.8, "default": 1},
-                 epochs=2.0, max_steps=None, lr=8e-4, batch_tokens=6144, benign_val_eval=1500, mlm_batch=16,
-                 mlm_time_limit=600, ft_time_limit=1800),
+                 vocab=8000, corpus_chars=25_000_000, d=192, layers=2, heads=4, ff=512, mlm_steps=0,
+                 variants={"realfix": 6, "codeql": 6, "bandit": 6, "synth": 1, "benign": 0.8, "default": 1},
+                 epochs=2.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=1500, mlm_batch=16,
+                 pair_variants={"realfix": 6, "synth": 1}, mlm_time_limit=600, ft_time_limit=1800),
 }
 
 
@@ -137,6 +138,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     timer.start("augment")
     pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
     items = make_items(train_ex, tok, label_index, random.Random(seed + 1), cfg["variants"], MAX_LENGTH - 2, pool)
+    pairs = make_pair_items(train_ex, tok, label_index, seed, cfg["pair_variants"], MAX_LENGTH - 2)
+    log.info("ranking pairs (vulnerable, fixed twin): %d", len(pairs))
     n_items_pos = sum(int(it.seq.any()) for it in items)
     log.info("training windows: %d (%d positive), mean length %.1f", len(items), n_items_pos,
              np.mean([len(i.ids) for i in items]))
@@ -151,7 +154,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
                             cfg.get("mlm_time_limit"))
     timer.start("finetune")
     ft_info = finetune(net, items, cfg["epochs"], cfg["lr"], cfg["batch_tokens"], seed,
-                       time_limit_s=cfg.get("ft_time_limit"), max_steps=cfg.get("max_steps"))
+                       time_limit_s=cfg.get("ft_time_limit"), max_steps=cfg.get("max_steps"), pairs=pairs,
+                       pair_batch=cfg.get("pair_batch", 8))
     log.info("finetune: %s", ft_info)
 
     # ------------------------------------------------------------------ export
