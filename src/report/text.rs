@@ -8,7 +8,7 @@
 //!    = why: A SQL statement is built from untrusted values.
 //!    = fix: Use parameterised queries.
 //!
-//! 1 finding: 1 critical; 1 file reviewed
+//! 1 finding: 1 critical; 1 file reviewed; model hunkguard-cwe 0.1.0 on CPU
 //! ```
 //!
 //! Paths and code come from the reviewed change, which anyone can write, so control characters are
@@ -142,6 +142,15 @@ impl TextEmitter {
                 skipped.join(", ")
             ));
         }
+        if !report.model.provider.is_empty() && report.model.provider != "none" {
+            // Which execution provider really ran: a GPU runner that silently fell back shows here.
+            parts.push(format!(
+                "model {} {} on {}",
+                clean(&report.model.name),
+                clean(&report.model.version),
+                clean(&report.model.provider)
+            ));
+        }
         parts.join("; ")
     }
 }
@@ -206,7 +215,7 @@ app/db.py:15-16: CWE-328 Weak hash for security [medium, 61%]
    = why: MD5 protects a password.
    = fix: Use scrypt.
 
-2 findings: 1 critical, 1 medium; 1 file reviewed; 1 file skipped: img/logo.py (binary content)
+2 findings: 1 critical, 1 medium; 1 file reviewed; 1 file skipped: img/logo.py (binary content); model hunkguard-cwe 0.1.0 on CPU
 ";
         assert_eq!(emit(&fixtures::report(), false), expected);
     }
@@ -228,7 +237,10 @@ app/db.py:15-16: CWE-328 Weak hash for security [medium, 61%]
             skipped: Vec::new(),
             ..fixtures::report()
         };
-        assert_eq!(emit(&report, false), "no findings; 1 file reviewed\n");
+        assert_eq!(
+            emit(&report, false),
+            "no findings; 1 file reviewed; model hunkguard-cwe 0.1.0 on CPU\n"
+        );
     }
 
     #[test]
