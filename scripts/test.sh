@@ -23,7 +23,7 @@ if ! .venv/bin/python -c "import torch, onnx, onnxruntime, tokenizers, sklearn, 
 fi
 
 echo "== Rust tests"
-cargo test --all-targets --locked 2>&1
+cargo test --lib --bins --tests --locked 2>&1
 
 echo "== Python tests"
 .venv/bin/python -m pytest -q training/tests 2>&1
