@@ -62,7 +62,7 @@ def score_codes(predict, tok, codes: list[str], max_length: int = 256, stride: i
     wins = []
     for ci, e in enumerate(encs):
         n = len(e.ids)
-        for a, b in windows(max(n, 0), span, stride) if n else [(0, 0)]:
+        for a, b in windows(n, span, stride) if n else [(0, 0)]:
             wins.append((ci, a, b))
     wins.sort(key=lambda w: w[2] - w[1])
     res_seq: dict[int, np.ndarray] = {}

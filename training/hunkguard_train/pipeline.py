@@ -48,9 +48,9 @@ PROFILES = {
     # the shipped model: ~40-50 minutes on 2 cores
     "full": dict(benign_max=26000, benign_per_pkg=300, benign_files_per_pkg=60, synth_max=None, real_max=None,
                  vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=0,
-                 variants={"realfix": 4, "codeql": 4, "bandit": 4, "synth": 0.7, "benign": 0.5, "default": 1},
-                 epochs=2.0, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=1500, mlm_batch=16,
-                 pair_variants={"realfix": 6, "synth": 1}, pair_batch=4, mlm_time_limit=600, ft_time_limit=2100),
+                 variants={"realfix": 6, "codeql": 6, "bandit": 6, "synth": 1, "benign": 0.7, "default": 1},
+                 epochs=3.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=1500, mlm_batch=16,
+                 pair_variants={"realfix": 6, "synth": 1}, pair_batch=4, mlm_time_limit=600, ft_time_limit=1980),
 }
 
 

@@ -68,16 +68,19 @@ def encode_labelled(tok: Tokenizer, code: str, line_labels, line_known, label_in
     return np.asarray(enc.ids, dtype=np.int64), y, m, np.asarray(lines, dtype=np.int64)
 
 
-def windows(n: int, max_tokens: int, stride: int) -> list[tuple[int, int]]:
-    """Token windows [i, j) covering n tokens: length <= max_tokens, starts every `stride` tokens."""
-    if n <= max_tokens:
-        return [(0, n)]
+def windows(n: int, max_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    """Token windows [i, j) covering n tokens, exactly as the Rust runtime cuts them (src/model/mod.rs):
+    at most `max_tokens` long, consecutive windows share `overlap` tokens (the manifest's `stride`),
+    and the last window ends at n (it is moved back to be full length)."""
+    if n <= 0:
+        return []
+    step = max(1, max_tokens - overlap)
     out = []
-    i = 0
-    while True:
-        j = min(n, i + max_tokens)
-        out.append((i, j))
-        if j >= n:
+    start = 0
+    while start < n:
+        end = min(start + max_tokens, n)
+        out.append((start, end))
+        if end == n:
             break
-        i += stride
+        start = n - max_tokens if n - start - step < max_tokens else start + step
     return out
