@@ -143,7 +143,11 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: then measure once.
-    let runs = if std::env::args().any(|a| a == "--bench") { RUNS } else { 1 };
+    let runs = if std::env::args().any(|a| a == "--bench") {
+        RUNS
+    } else {
+        1
+    };
     let pr = tempfile::tempdir().unwrap();
     let changed = synthetic_pr(pr.path());
     let dir = tempfile::tempdir().unwrap();

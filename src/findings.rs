@@ -310,6 +310,40 @@ pub fn from_scores(
     findings
 }
 
+/// Keep only the findings that still hold when their lines are re-read in their own scope
+/// ([`crate::hunks::focus_snippet`]), and lower their confidence to the smaller of the two readings.
+///
+/// `focus` holds, per finding, the scores of its focus snippet and that snippet's changed flags.
+pub fn confirm_in_focus(
+    findings: Vec<Finding>,
+    focus: &[(Snippet, SnippetScores)],
+    info: &ScoreInfo<'_>,
+    config: &Config,
+) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .zip(focus)
+        .filter_map(|(mut finding, (snippet, score))| {
+            let label = info.labels.iter().position(|l| *l == finding.cwe)?;
+            let threshold = info.thresholds.get(label).copied().unwrap_or(1.0);
+            let (mut token, mut window) = (0.0f32, 0.0f32);
+            for (i, changed) in snippet.changed.iter().enumerate() {
+                if *changed {
+                    token = token.max(score.token.get(i).and_then(|r| r.get(label)).copied().unwrap_or(0.0));
+                    window = window.max(score.window.get(i).and_then(|r| r.get(label)).copied().unwrap_or(0.0));
+                }
+            }
+            let conf = confidence(window, threshold);
+            if token < info.line_threshold || conf < config.min_confidence_for(&finding.cwe) {
+                tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, token, conf, "dropped: does not hold in its own scope");
+                return None;
+            }
+            finding.confidence = finding.confidence.min(conf);
+            Some(finding)
+        })
+        .collect()
+}
+
 /// Where several CWEs flag overlapping lines, keep the most confident one, plus any other that is
 /// itself very confident (0.8+): one line rarely holds two weaknesses, but related labels often fire together.
 fn keep_strongest_per_line(mut candidates: Vec<Finding>) -> Vec<Finding> {

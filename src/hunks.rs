@@ -82,6 +82,59 @@ fn snippet(
     }
 }
 
+/// How far up a focus snippet reaches at most when no enclosing `def`/`class` closes it.
+const MAX_FOCUS_LINES: u32 = 12;
+
+/// The lines from the enclosing `def`/`class` (or a few lines up, at module level) down to `end`:
+/// the scope a flagged line is re-read in, without the neighbouring functions.
+///
+/// Attention spreads: a changed line next to a vulnerable one (changed or not) picks up its scores.
+/// Re-reading each candidate in its own scope tells a weakness in the line's code from one next door.
+pub fn focus_snippet(file_index: usize, file: &ChangedFile, start: u32, end: u32) -> Snippet {
+    let lines: Vec<&str> = file.content.lines().collect();
+    let end = end.min(lines.len() as u32).max(1);
+    let start = start.clamp(1, end);
+    let indent = lines
+        .get(start as usize - 1)
+        .map(|l| indent_of(l))
+        .unwrap_or(0);
+    let mut first = start;
+    while first > 1 && start - first < MAX_FOCUS_LINES {
+        let above = lines[first as usize - 2];
+        if above.trim().is_empty() {
+            first -= 1;
+            continue;
+        }
+        let above_indent = indent_of(above);
+        if above_indent < indent || (indent == 0 && above_indent == 0 && is_definition(above)) {
+            if is_definition(above) || above.trim_start().starts_with('@') {
+                first -= 1;
+            }
+            break;
+        }
+        first -= 1;
+    }
+    let numbers: Vec<u32> = (first..=end).collect();
+    let text = numbers
+        .iter()
+        .map(|n| model_line(lines.get(*n as usize - 1).copied().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Snippet {
+        file: file_index,
+        text,
+        changed: numbers.iter().map(|n| (start..=end).contains(n)).collect(),
+        line_numbers: numbers,
+    }
+}
+
+fn is_definition(line: &str) -> bool {
+    let head = line.trim_start();
+    ["def ", "async def ", "class "]
+        .iter()
+        .any(|kw| head.starts_with(kw))
+}
+
 /// The line as the model sees it: no CR, at most [`MAX_LINE_CHARS`] characters.
 pub fn model_line(line: &str) -> String {
     let line = line.trim_end_matches('\r');
@@ -110,10 +163,7 @@ fn enclosing_definition(lines: &[&str], first: u32, file: &ChangedFile) -> Optio
         }
         let indent = indent_of(line);
         if indent < target_indent {
-            let head = line.trim_start();
-            let is_definition = ["def ", "async def ", "class "]
-                .iter()
-                .any(|kw| head.starts_with(kw));
+            let is_definition = is_definition(line);
             let lineno = index as u32 + 1;
             // A changed enclosing line is reviewed in its own right; do not duplicate it as context.
             return (is_definition && !file.added_lines.contains(&lineno)).then_some(lineno);
@@ -173,6 +223,18 @@ mod tests {
             .text
             .starts_with("def handler(req):\n    d = 4\n"));
         assert_eq!(snippets[0].changed, vec![false, false, true]);
+    }
+
+    #[test]
+    fn focus_reaches_up_to_the_enclosing_def_and_no_further() {
+        let content = "def a():\n    os.system(x)\n\n\ndef b(req):\n    h = req.args['h']\n    subprocess.run(['ls'])\n";
+        let focus = focus_snippet(0, &file(content, &[7]), 7, 7);
+        assert_eq!(focus.line_numbers, vec![5, 6, 7]);
+        assert_eq!(focus.changed, vec![false, false, true]);
+        assert!(!focus.text.contains("os.system"));
+        let module = "import os\nx = 1\ny = 2\n";
+        let focus = focus_snippet(0, &file(module, &[3]), 3, 3);
+        assert_eq!(focus.line_numbers, vec![1, 2, 3]);
     }
 
     #[test]

@@ -85,8 +85,9 @@ pub fn scan(
         let inference_started = Instant::now();
         let scores = score_with_progress(&mut model, &snippets, options.progress)?;
         timings.inference_ms = inference_started.elapsed().as_millis();
+        let labels = model.manifest.labels.clone();
         let info = ScoreInfo {
-            labels: &model.manifest.labels,
+            labels: &labels,
             thresholds: model
                 .manifest
                 .labels
@@ -95,7 +96,7 @@ pub fn scan(
                 .collect(),
             line_threshold: model.manifest.line_threshold,
         };
-        let findings = findings::from_scores(
+        let candidates = findings::from_scores(
             &diff.files,
             &snippets,
             &scores,
@@ -103,6 +104,24 @@ pub fn scan(
             catalogue,
             &options.config,
         );
+        // Re-read every candidate in its own scope: attention spreads a weakness onto its neighbours.
+        let mut focus = Vec::with_capacity(candidates.len());
+        let mut located = Vec::with_capacity(candidates.len());
+        for finding in candidates {
+            if let Some(index) = diff.files.iter().position(|f| f.path == finding.path) {
+                let file = &diff.files[index];
+                focus.push(hunks::focus_snippet(
+                    index,
+                    file,
+                    finding.start_line,
+                    finding.end_line,
+                ));
+                located.push(finding);
+            }
+        }
+        let focus_scores = model.score(&focus)?;
+        let focus: Vec<_> = focus.into_iter().zip(focus_scores).collect();
+        let findings = findings::confirm_in_focus(located, &focus, &info, &options.config);
         (findings, model_info(&model.manifest, model.provider))
     };
     timings.total_ms = started.elapsed().as_millis();

@@ -402,3 +402,36 @@ fn cuda_on_a_machine_without_it_is_a_clear_error() {
         describe(&output)
     );
 }
+
+#[test]
+fn a_safe_change_next_to_a_vulnerable_one_is_not_flagged() {
+    let repo = Repo::with_base(&[("keep.py", "x = 1\n")]);
+    repo.branch("feature");
+    let views = format!(
+        "{ADDED_VIEWS}\n\n@app.route(\"/report\")\ndef report():\n    import subprocess\n    out = subprocess.run([\"uptime\"], capture_output=True, text=True)\n    return out.stdout\n"
+    );
+    let safe_line = views
+        .lines()
+        .position(|l| l.contains("subprocess.run"))
+        .unwrap() as u64
+        + 1;
+    repo.write("shop/views.py", &views);
+    repo.commit_all("ping and report");
+    let (output, json) = scan_json(&repo, &[]);
+    let lines: Vec<u64> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["start_line"].as_u64())
+        .collect();
+    assert!(
+        lines.contains(&10),
+        "the command injection is reported\n{}",
+        describe(&output)
+    );
+    assert!(
+        !lines.contains(&safe_line),
+        "the constant-argv subprocess call (line {safe_line}) is safe, whatever its neighbour holds\n{}",
+        describe(&output)
+    );
+}
