@@ -351,11 +351,12 @@ def assign_split(examples: list[Example], seed: int, val_every: dict[str, int] |
     groups: dict[str, dict] = {}
     for e in examples:
         g = groups.setdefault(e.group, {"origin": e.origin, "labels": Counter()})
-        for l in e.labels:
+        for l in sorted(e.labels):
             g["labels"][l] += 1
     strata: dict[tuple, list[str]] = defaultdict(list)
     for gname, g in groups.items():
-        main = g["labels"].most_common(1)[0][0] if g["labels"] else "none"
+        # ties broken by label id, not by set iteration order (which changes with PYTHONHASHSEED)
+        main = min(g["labels"].items(), key=lambda kv: (-kv[1], kv[0]))[0] if g["labels"] else "none"
         strata[(g["origin"], main)].append(gname)
     split = {}
     for (origin, main), names in sorted(strata.items()):

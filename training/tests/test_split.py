@@ -55,3 +55,24 @@ def test_split_on_shared_data_no_commit_or_file_straddles():
     # no exact duplicate of a validation example stays in train
     vk = {D.norm_key(e.code) for e in val}
     assert not any(D.norm_key(e.code) in vk for e in train)
+
+
+def test_split_is_the_same_in_every_process():
+    """Set iteration order changes with PYTHONHASHSEED; the split must not."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, collections; sys.path.insert(0, %r)\n"
+            "from hunkguard_train import data as D\n"
+            "from hunkguard_train.labels import Catalogue\n"
+            "c, st = Catalogue(), collections.Counter()\n"
+            "ex = D.dedup(D.load_seed(c, st) + D.load_realfix(c, st), st)\n"
+            "s = D.assign_split(ex, 1234)\n"
+            "print(sorted(g for g, v in s.items() if v == 'val'))\n") % str(Path(__file__).resolve().parents[1])
+    outs = set()
+    for hs in ("0", "1", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=hs)
+        outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+    assert len(outs) == 1
