@@ -3553,6 +3553,19 @@ def _fill(rng, templates, total, make, seen, tries_per=25):
     return out
 
 
+
+def _negative(rng, fn, family, seen):
+    """One safe record (hard negative or benign application code) from a template, or None if seen."""
+    code, _ = fn(rng).render(False)
+    (code,) = _with_neighbour(rng, code)
+    if rng.random() < RESTYLE_P:
+        code = _restyle_quotes(code)
+    if code in seen:
+        return None
+    seen.add(code)
+    return [dict(code=code, cwe=None, vuln_lines=[], family=family, pair=None, kind="hard-negative")]
+
+
 def generate(rng: random.Random) -> list[dict]:
     seen: set[str] = set()
     records: list[dict] = []
@@ -3576,14 +3589,7 @@ def generate(rng: random.Random) -> list[dict]:
                     dict(code=fcode, cwe=None, vuln_lines=[], family=fam, pair=pair, kind="fix")]
 
         def make_hn(name, fn, slug=slug):
-            code, _ = fn(rng).render(False)
-            (code,) = _with_neighbour(rng, code)
-            if rng.random() < RESTYLE_P:
-                code = _restyle_quotes(code)
-            if code in seen:
-                return None
-            seen.add(code)
-            return [dict(code=code, cwe=None, vuln_lines=[], family=f"{slug}/{name}", pair=None, kind="hard-negative")]
+            return _negative(rng, fn, f"{slug}/{name}", seen)
 
         for group in _fill(rng, pair_templates, N_PAIRS, make_pair, seen):
             records.extend(group)
@@ -3591,14 +3597,7 @@ def generate(rng: random.Random) -> list[dict]:
             records.extend(group)
 
     def make_benign(name, fn):
-        code, _ = fn(rng).render(False)
-        (code,) = _with_neighbour(rng, code)
-        if rng.random() < RESTYLE_P:
-            code = _restyle_quotes(code)
-        if code in seen:
-            return None
-        seen.add(code)
-        return [dict(code=code, cwe=None, vuln_lines=[], family=f"benign/{name}", pair=None, kind="hard-negative")]
+        return _negative(rng, fn, f"benign/{name}", seen)
 
     for group in _fill(rng, BENIGN, N_BENIGN, make_benign, seen):
         records.extend(group)
