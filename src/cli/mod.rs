@@ -398,16 +398,19 @@ impl ScanArgs {
                     .emitter(color)
                     .emit(&mut buffer, report)
                     .map_err(CliError::runtime)?;
-                let mut stdout = std::io::stdout().lock();
-                // A closed pipe (`| head`) is not an error of ours.
-                if let Err(e) = stdout.write_all(&buffer).and_then(|_| stdout.flush()) {
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        return Err(CliError::runtime(e));
-                    }
-                }
+                write_stdout(&buffer)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error of ours.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::runtime(e)),
+        _ => Ok(()),
     }
 }
 
@@ -453,6 +456,14 @@ fn run_check(command: &CheckCommand) -> Result<u8, CliError> {
     Ok(findings_exit_code(&report, options.config.fail_on))
 }
 
+/// `writeln!` into a String (cannot fail).
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 fn run_model(command: &ModelCommand) -> Result<u8, CliError> {
     let catalogue = Catalogue::embedded();
     let dir = command.model.model_dir();
@@ -480,32 +491,36 @@ fn run_model(command: &ModelCommand) -> Result<u8, CliError> {
             })).collect::<Vec<_>>(),
             "metrics": manifest.metrics,
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).map_err(CliError::runtime)?
-        );
+        let text = serde_json::to_string_pretty(&value).map_err(CliError::runtime)?;
+        write_stdout(format!("{text}\n").as_bytes())?;
         return Ok(EXIT_CLEAN);
     }
-    println!("model      {} {}", manifest.name, manifest.version);
-    println!("directory  {}", dir.display());
-    println!(
+    let mut out = String::new();
+    outln!(out, "model      {} {}", manifest.name, manifest.version);
+    outln!(out, "directory  {}", dir.display());
+    outln!(
+        out,
         "provider   {} (ONNX Runtime {})",
         model.provider,
         library.display()
     );
-    println!("loaded in  {} ms", model.load_time.as_millis());
-    println!(
+    outln!(out, "loaded in  {} ms", model.load_time.as_millis());
+    outln!(
+        out,
         "window     {} tokens, quantized: {}",
-        manifest.max_length, manifest.quantized
+        manifest.max_length,
+        manifest.quantized
     );
-    println!(
+    outln!(
+        out,
         "labels     {} (threshold on seq_probs; line threshold {:.3})",
         manifest.labels.len(),
         manifest.line_threshold
     );
     for label in &manifest.labels {
         let entry = catalogue.get(label);
-        println!(
+        outln!(
+            out,
             "  {:<9} {:<34} {:.3}  {}",
             label,
             entry.map(|e| e.name.as_str()).unwrap_or("?"),
@@ -516,11 +531,13 @@ fn run_model(command: &ModelCommand) -> Result<u8, CliError> {
         );
     }
     if !manifest.metrics.is_null() {
-        println!(
+        outln!(
+            out,
             "metrics    {}",
             serde_json::to_string(&manifest.metrics).unwrap_or_default()
         );
     }
+    write_stdout(out.as_bytes())?;
     Ok(EXIT_CLEAN)
 }
 
