@@ -230,6 +230,12 @@ pub fn from_scores(
     catalogue: &Catalogue,
     config: &Config,
 ) -> Vec<Finding> {
+    let resolve = |id: &str| {
+        catalogue
+            .get(&id.to_ascii_uppercase())
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
     let mut candidates = Vec::new();
     for (snippet, score) in snippets.iter().zip(scores) {
         let Some(file) = files.get(snippet.file) else {
@@ -248,22 +254,13 @@ pub fn from_scores(
             let mut run: Option<(u32, u32, f32)> = None;
             let mut flush = |run: &mut Option<(u32, u32, f32)>| {
                 if let Some((start, end, conf)) = run.take() {
-                    candidates.push(make_finding(file, &file_lines, start, end, conf, entry));
+                    if !is_suppressed(&file_lines, start, end, &entry.id, resolve) {
+                        candidates.push(make_finding(file, &file_lines, start, end, conf, entry));
+                    }
                 }
             };
             for (i, lineno) in snippet.line_numbers.iter().enumerate() {
-                let token = score
-                    .token
-                    .get(i)
-                    .and_then(|r| r.get(label_index))
-                    .copied()
-                    .unwrap_or(0.0);
-                let window = score
-                    .window
-                    .get(i)
-                    .and_then(|r| r.get(label_index))
-                    .copied()
-                    .unwrap_or(0.0);
+                let (token, window) = score.at(i, label_index);
                 let conf = confidence(window, threshold);
                 let flagged = snippet.changed.get(i).copied().unwrap_or(false)
                     && token >= info.line_threshold
@@ -283,19 +280,6 @@ pub fn from_scores(
             flush(&mut run);
         }
     }
-    let resolve = |id: &str| {
-        catalogue
-            .get(&id.to_ascii_uppercase())
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| id.to_string())
-    };
-    candidates.retain(|f| {
-        let Some(file) = files.iter().find(|file| file.path == f.path) else {
-            return true;
-        };
-        let lines: Vec<&str> = file.content.lines().collect();
-        !is_suppressed(&lines, f.start_line, f.end_line, &f.cwe, resolve)
-    });
     let mut findings = keep_strongest_per_line(candidates);
     sort_and_dedup(&mut findings);
     if findings.len() > config.max_findings {
@@ -329,8 +313,9 @@ pub fn confirm_in_focus(
             let (mut token, mut window) = (0.0f32, 0.0f32);
             for (i, changed) in snippet.changed.iter().enumerate() {
                 if *changed {
-                    token = token.max(score.token.get(i).and_then(|r| r.get(label)).copied().unwrap_or(0.0));
-                    window = window.max(score.window.get(i).and_then(|r| r.get(label)).copied().unwrap_or(0.0));
+                    let (line_token, line_window) = score.at(i, label);
+                    token = token.max(line_token);
+                    window = window.max(line_window);
                 }
             }
             let conf = confidence(window, threshold);

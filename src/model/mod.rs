@@ -57,6 +57,19 @@ pub struct SnippetScores {
     pub window: Vec<Vec<f32>>,
 }
 
+impl SnippetScores {
+    /// (token, window) scores of snippet line `line` for label `label`; 0 where there is none.
+    pub fn at(&self, line: usize, label: usize) -> (f32, f32) {
+        let cell = |rows: &[Vec<f32>]| {
+            rows.get(line)
+                .and_then(|r| r.get(label))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        (cell(&self.token), cell(&self.window))
+    }
+}
+
 /// The loaded model: tokenizer, ORT session and manifest.
 pub struct Model {
     session: Session,
