@@ -161,11 +161,7 @@ mod tests {
 
     #[test]
     fn fingerprints_are_unique_stable_and_order_independent() {
-        let mut report = fixtures::report();
-        let mut twin = report.findings[0].clone();
-        twin.start_line = 40;
-        twin.end_line = 40;
-        report.findings.push(twin);
+        let report = fixtures::with_twin();
         let prints = |r: &Report| -> Vec<String> {
             emit(r)
                 .as_array()

@@ -486,11 +486,7 @@ mod tests {
 
     #[test]
     fn ids_are_uuid_shaped_stable_and_unique() {
-        let mut report = fixtures::report();
-        let mut twin = report.findings[0].clone();
-        twin.start_line = 40;
-        twin.end_line = 40;
-        report.findings.push(twin);
+        let report = fixtures::with_twin();
         let ids = |r: &Report| -> Vec<String> {
             emit(r)["vulnerabilities"]
                 .as_array()

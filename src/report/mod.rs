@@ -224,6 +224,17 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// The fixture report plus a copy of its first finding on line 40: same fingerprint, other place,
+    /// for the formats whose ids must stay unique among identical flagged lines.
+    pub fn with_twin() -> Report {
+        let mut report = report();
+        let mut twin = report.findings[0].clone();
+        twin.start_line = 40;
+        twin.end_line = 40;
+        report.findings.push(twin);
+        report
+    }
+
     /// Assert `doc` validates against `../shared/schemas/<schema_file>`.
     pub fn assert_valid(schema_file: &str, doc: &serde_json::Value) {
         let path = format!(
