@@ -219,8 +219,8 @@ const MAX_EXCERPT_LINE: usize = 500;
 /// Turn per-line model scores into findings on changed lines.
 ///
 /// A line is flagged for a CWE when its tokens pass the line threshold and the windows around it
-/// pass the label's calibrated threshold (as confidence >= the configured minimum). Consecutive flagged
-/// lines form one finding. A line that was not changed is never flagged, however high it scores:
+/// pass the label's calibrated threshold (as confidence >= the configured minimum); when the label
+/// fires but no line passes, its top-scoring line is flagged. Consecutive flagged lines form one finding. A line that was not changed is never flagged, however high it scores:
 /// the review is about this change, not the code it touches.
 pub fn from_scores(
     files: &[ChangedFile],
@@ -252,6 +252,9 @@ pub fn from_scores(
             let threshold = info.thresholds.get(label_index).copied().unwrap_or(1.0);
             let minimum = config.min_confidence_for(&entry.id);
             let mut run: Option<(u32, u32, f32)> = None;
+            let mut any_flagged = false;
+            // the top-scoring line (index, token score, confidence) where the label fires
+            let mut top: Option<(usize, f32, f32)> = None;
             let mut flush = |run: &mut Option<(u32, u32, f32)>| {
                 if let Some((start, end, conf)) = run.take() {
                     if !is_suppressed(&file_lines, start, end, &entry.id, resolve) {
@@ -262,9 +265,14 @@ pub fn from_scores(
             for (i, lineno) in snippet.line_numbers.iter().enumerate() {
                 let (token, window) = score.at(i, label_index);
                 let conf = confidence(window, threshold);
+                let fires = conf >= minimum;
+                if fires && top.is_none_or(|(_, best, _)| token > best) {
+                    top = Some((i, token, conf));
+                }
                 let flagged = snippet.changed.get(i).copied().unwrap_or(false)
                     && token >= info.line_threshold
-                    && conf >= minimum;
+                    && fires;
+                any_flagged |= flagged;
                 match (&mut run, flagged) {
                     (Some((_, end, best)), true) if *lineno == *end + 1 => {
                         *end = *lineno;
@@ -278,6 +286,17 @@ pub fn from_scores(
                 }
             }
             flush(&mut run);
+            // The label fires but no line passes the line threshold: point at its top line, as
+            // the model was calibrated (a weakness the model is sure of is never dropped for want
+            // of a line). When that line was not changed, the weakness is not this change's.
+            if let Some((i, _, conf)) = top.filter(|_| !any_flagged) {
+                if let (Some(lineno), Some(true)) =
+                    (snippet.line_numbers.get(i), snippet.changed.get(i).copied())
+                {
+                    run = Some((*lineno, *lineno, conf));
+                    flush(&mut run);
+                }
+            }
         }
     }
     let mut findings = keep_strongest_per_line(candidates);
@@ -310,16 +329,26 @@ pub fn confirm_in_focus(
         .filter_map(|(mut finding, (snippet, score))| {
             let label = info.labels.iter().position(|l| *l == finding.cwe)?;
             let threshold = info.thresholds.get(label).copied().unwrap_or(1.0);
+            let minimum = config.min_confidence_for(&finding.cwe);
             let (mut token, mut window) = (0.0f32, 0.0f32);
+            // the top-scoring line where the label fires: the finding may rest on it alone
+            let mut top: Option<(u32, f32)> = None;
             for (i, changed) in snippet.changed.iter().enumerate() {
+                let (line_token, line_window) = score.at(i, label);
+                if confidence(line_window, threshold) >= minimum
+                    && top.is_none_or(|(_, best)| line_token > best)
+                {
+                    top = snippet.line_numbers.get(i).map(|n| (*n, line_token));
+                }
                 if *changed {
-                    let (line_token, line_window) = score.at(i, label);
                     token = token.max(line_token);
                     window = window.max(line_window);
                 }
             }
             let conf = confidence(window, threshold);
-            if token < info.line_threshold || conf < config.min_confidence_for(&finding.cwe) {
+            let top_is_finding =
+                top.is_some_and(|(n, _)| (finding.start_line..=finding.end_line).contains(&n));
+            if (token < info.line_threshold && !top_is_finding) || conf < minimum {
                 tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, token, conf, "dropped: does not hold in its own scope");
                 return None;
             }
@@ -431,5 +460,103 @@ mod tests {
         assert!(is_suppressed(&file, 2, 2, "CWE-89", id));
         assert!(!is_suppressed(&file, 2, 2, "CWE-78", id));
         assert!(!is_suppressed(&file, 3, 3, "CWE-89", id));
+    }
+
+    /// A four-line file whose lines 2-4 were changed, scored for CWE-89 only (threshold 0.5,
+    /// line threshold 0.9): `token` and `window` give each line's scores.
+    fn score_file(token: [f32; 4], window: [f32; 4]) -> Vec<Finding> {
+        let content = "def f(db, q):\n    sql = 'x' + q\n    db.execute(sql)\n    return 1\n";
+        let file = ChangedFile {
+            path: "app.py".into(),
+            old_path: None,
+            content: content.into(),
+            added_lines: [2, 3, 4].into_iter().collect(),
+            hunks: Vec::new(),
+        };
+        let snippet = Snippet {
+            file: 0,
+            text: content.trim_end().into(),
+            line_numbers: vec![1, 2, 3, 4],
+            changed: vec![false, true, true, true],
+        };
+        let scores = SnippetScores {
+            token: token.iter().map(|t| vec![*t]).collect(),
+            window: window.iter().map(|w| vec![*w]).collect(),
+        };
+        let labels = vec!["CWE-89".to_string()];
+        let info = ScoreInfo {
+            labels: &labels,
+            thresholds: vec![0.5],
+            line_threshold: 0.9,
+        };
+        from_scores(
+            &[file],
+            &[snippet],
+            &[scores],
+            &info,
+            &Catalogue::embedded(),
+            &Config::default(),
+        )
+    }
+
+    fn lines_of(findings: &[Finding]) -> Vec<(u32, u32)> {
+        findings.iter().map(|f| (f.start_line, f.end_line)).collect()
+    }
+
+    #[test]
+    fn consecutive_lines_over_the_line_threshold_form_one_finding() {
+        let found = score_file([0.1, 0.95, 0.97, 0.2], [0.8; 4]);
+        assert_eq!(lines_of(&found), vec![(2, 3)]);
+        assert_eq!(found[0].code, "    sql = 'x' + q\n    db.execute(sql)");
+    }
+
+    #[test]
+    fn a_firing_label_without_a_line_over_the_threshold_points_at_its_top_line() {
+        let found = score_file([0.1, 0.3, 0.6, 0.2], [0.8; 4]);
+        assert_eq!(lines_of(&found), vec![(3, 3)]);
+    }
+
+    #[test]
+    fn the_top_line_fallback_never_lands_on_an_unchanged_line() {
+        let found = score_file([0.7, 0.3, 0.6, 0.2], [0.8; 4]);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn no_finding_when_the_label_does_not_fire() {
+        let found = score_file([0.1, 0.99, 0.99, 0.2], [0.3; 4]);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn a_finding_holds_in_its_scope_on_its_top_line_even_below_the_line_threshold() {
+        let found = score_file([0.1, 0.3, 0.6, 0.2], [0.8; 4]);
+        assert_eq!(lines_of(&found), vec![(3, 3)]);
+        let labels = vec!["CWE-89".to_string()];
+        let info = ScoreInfo {
+            labels: &labels,
+            thresholds: vec![0.5],
+            line_threshold: 0.9,
+        };
+        let focus_snippet = Snippet {
+            file: 0,
+            text: String::new(),
+            line_numbers: vec![2, 3],
+            changed: vec![true, true],
+        };
+        let focus_with_top = |top_line: usize| {
+            let mut token = vec![vec![0.2], vec![0.2]];
+            token[top_line] = vec![0.7];
+            let scores = SnippetScores {
+                token,
+                window: vec![vec![0.8], vec![0.8]],
+            };
+            vec![(focus_snippet.clone(), scores)]
+        };
+        let config = Config::default();
+        let kept = confirm_in_focus(found.clone(), &focus_with_top(1), &info, &config);
+        assert_eq!(lines_of(&kept), vec![(3, 3)]);
+        let moved = confirm_in_focus(found, &focus_with_top(0), &info, &config);
+        assert!(moved.is_empty(), "the scope's top line is another line: {moved:?}");
     }
 }
