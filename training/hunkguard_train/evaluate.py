@@ -22,6 +22,8 @@ from .tok import CLS, PAD, SEP, token_lines, windows
 log = logging.getLogger(__name__)
 
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+# token probabilities saturate near 1: the line threshold needs finer steps at the top
+LINE_GRID = np.concatenate([GRID, [0.96, 0.97, 0.98, 0.99, 0.995, 0.999]])
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -154,31 +156,40 @@ def calibrate(S: np.ndarray, Y: np.ndarray, benign: np.ndarray, max_fpr: float =
     return np.round(th, 3), T
 
 
-def calibrate_line(results: list[dict], exs: list[Example], label_index: dict, th: np.ndarray) -> float:
-    """Line threshold maximising line-level F1 (line score of the example's label vs labelled lines) on
-    true-positive windows."""
-    pairs = []
+def calibrate_line(results: list[dict], exs: list[Example], label_index: dict, th: np.ndarray,
+                   target: float = 0.80) -> float:
+    """Line threshold for the runtime's rule: a firing label flags the lines whose score is >= t, or its
+    top-scoring line when none is. Returns the lowest t at which the flagged lines of true positives are
+    labelled lines at least `target` of the time (the product promise: a finding points at the weakness),
+    or, when no t gets there, the t with the best such precision."""
+    cases = []
     for r, e in zip(results, exs):
         if not e.positive or not e.lines.positive_lines():
             continue
+        ls_all = r["line_scores"]
+        labelled = np.array([bool(e.lines.labels[i]) if i < len(e.lines.labels) else False
+                             for i in range(len(ls_all))])
         for c in e.labels:
             ci = label_index[c]
-            if r["seq"][ci] < th[ci]:
-                continue
-            for li, lab in enumerate(e.lines.labels):
-                if li < len(r["line_scores"]) and e.lines.known[li] and e.lines.text[li].strip():
-                    pairs.append((float(r["line_scores"][li, ci]), c in lab))
-    if not pairs:
+            if r["seq"][ci] >= th[ci] and len(ls_all):
+                cases.append((ls_all[:, ci], labelled))
+    if not cases:
         return 0.5
-    s = np.array([p[0] for p in pairs])
-    y = np.array([p[1] for p in pairs])
-    best, bt = -1, 0.5
-    for t in GRID:
-        pred = s >= t
-        f = _f1(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()))
-        if f > best:
-            best, bt = f, float(t)
-    return round(max(bt, 0.2), 3)
+    best_p, best_t = -1.0, 0.5
+    for t in LINE_GRID:
+        hit = flagged = 0
+        for ls, labelled in cases:
+            fl = ls >= t
+            if not fl.any():
+                fl = np.arange(len(ls)) == int(np.argmax(ls))
+            flagged += int(fl.sum())
+            hit += int((fl & labelled).sum())
+        p = hit / flagged if flagged else 0.0
+        if p >= target:
+            return round(max(float(t), 0.2), 3)
+        if p > best_p + 1e-9:
+            best_p, best_t = p, float(t)
+    return round(max(best_t, 0.2), 3)
 
 
 def fold_of(e: Example) -> int:

@@ -35,7 +35,7 @@ STRIDE = 128
 PROFILES = {
     # a few hundred examples, a few steps: checks the whole file set end to end
     "smoke": dict(benign_max=400, benign_per_pkg=4, benign_files_per_pkg=2, synth_max=200, real_max=160,
-                  vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=0,
+                  vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=3,
                   variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
                   epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8,
                   pair_variants={"realfix": 1, "synth": 1}, pair_batch=4),
@@ -45,12 +45,12 @@ PROFILES = {
                   variants={"realfix": 3, "codeql": 3, "bandit": 3, "synth": 1, "benign": 0.6, "default": 1},
                   epochs=1.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=800, mlm_batch=16,
                   pair_variants={"realfix": 4, "synth": 1}, ft_time_limit=300),
-    # the shipped model: ~40-50 minutes on 2 cores
+    # the shipped model: ~70-75 minutes on 2 cores (12 min masked-LM pretraining, 5.5 epochs fine-tuning)
     "full": dict(benign_max=26000, benign_per_pkg=300, benign_files_per_pkg=60, synth_max=None, real_max=None,
-                 vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=0,
+                 vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=2000,
                  variants={"realfix": 6, "codeql": 6, "bandit": 6, "synth": 1, "benign": 0.7, "default": 1},
-                 epochs=3.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=1500, mlm_batch=16,
-                 pair_variants={"realfix": 6, "synth": 1}, pair_batch=4, mlm_time_limit=600, ft_time_limit=1980),
+                 epochs=5.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=1500, mlm_batch=16,
+                 pair_variants={"realfix": 6, "synth": 1}, pair_batch=4, mlm_time_limit=720, ft_time_limit=3300),
 }
 
 

@@ -1,0 +1,48 @@
+"""Calibration picks the operating points the runtime uses: label thresholds under the benign false-alarm
+budget, and the line threshold that makes a finding point at the weakness."""
+import numpy as np
+
+from hunkguard_train.data import Example
+from hunkguard_train.evaluate import calibrate, calibrate_line, line_metrics
+from hunkguard_train.pycode import Lines
+
+LABELS = {"CWE-89": 0}
+
+
+def _example(n_lines, vuln_line):
+    lines = Lines.from_code("\n".join(f"x{i} = {i}" for i in range(n_lines)), {vuln_line + 1: {"CWE-89"}})
+    return Example(f"ex{vuln_line}", lines, frozenset({"CWE-89"}), "realfix", "g")
+
+
+def _result(line_scores, seq=0.9):
+    return {"seq": np.array([seq]), "line_scores": np.array([[s] for s in line_scores], dtype=np.float32)}
+
+
+def test_line_threshold_is_the_lowest_that_points_at_labelled_lines():
+    # the labelled line always scores highest; a neighbour scores 0.97 in one example and 0.5 in the others
+    exs = [_example(3, 1) for _ in range(4)]
+    res = [_result([0.97, 0.99, 0.1])] + [_result([0.5, 0.99, 0.1]) for _ in range(3)]
+    t = calibrate_line(res, exs, LABELS, np.array([0.5]), target=0.8)
+    assert 0.5 <= t <= 0.97
+    m = line_metrics(res, exs, [{"CWE-89"}] * 4, LABELS, np.array([0.5]), t)
+    assert m["flagged_line_precision"] >= 0.8 and m["top_line_hit"] == 1.0
+
+
+def test_line_threshold_falls_back_to_the_best_precision_when_the_target_is_out_of_reach():
+    exs = [_example(2, 0), _example(2, 0)]
+    # the second example's top line is the wrong one: precision is 2/3 for t in (0.2, 0.3] (both of its
+    # lines flagged), 1/2 above (top lines only), 2/4 below: never 0.8, so the best one is kept
+    res = [_result([0.98, 0.2]), _result([0.3, 0.99])]
+    t = calibrate_line(res, exs, LABELS, np.array([0.5]), target=0.8)
+    assert 0.2 < t <= 0.3
+
+
+def test_label_thresholds_keep_benign_false_alarms_within_budget():
+    rng = np.random.default_rng(0)
+    benign_scores = rng.uniform(0, 1, 200)
+    pos_scores = rng.uniform(0.6, 1, 50)
+    S = np.concatenate([benign_scores, pos_scores])[:, None]
+    Y = np.concatenate([np.zeros(200), np.ones(50)]).astype(np.int64)[:, None]
+    benign = np.concatenate([np.ones(200, bool), np.zeros(50, bool)])
+    th, _ = calibrate(S, Y, benign, max_fpr=0.02)
+    assert (benign_scores >= th[0]).mean() <= 0.02
