@@ -500,7 +500,10 @@ mod tests {
     }
 
     fn lines_of(findings: &[Finding]) -> Vec<(u32, u32)> {
-        findings.iter().map(|f| (f.start_line, f.end_line)).collect()
+        findings
+            .iter()
+            .map(|f| (f.start_line, f.end_line))
+            .collect()
     }
 
     #[test]
@@ -557,6 +560,9 @@ mod tests {
         let kept = confirm_in_focus(found.clone(), &focus_with_top(1), &info, &config);
         assert_eq!(lines_of(&kept), vec![(3, 3)]);
         let moved = confirm_in_focus(found, &focus_with_top(0), &info, &config);
-        assert!(moved.is_empty(), "the scope's top line is another line: {moved:?}");
+        assert!(
+            moved.is_empty(),
+            "the scope's top line is another line: {moved:?}"
+        );
     }
 }

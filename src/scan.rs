@@ -161,6 +161,7 @@ fn model_info(manifest: &Manifest, provider: &str) -> ModelInfo {
         name: manifest.name.clone(),
         version: manifest.version.clone(),
         provider: provider.to_string(),
+        rule_precision: manifest.measured_precision(),
     }
 }
 

@@ -57,6 +57,7 @@ fn report() -> Report {
             name: "hunkguard-cwe".into(),
             version: "test".into(),
             provider: "CPU".into(),
+            ..Default::default()
         },
         head_sha: Some(HEAD.into()),
         base_sha: Some(BASE.into()),

@@ -11,6 +11,9 @@ use serde::Deserialize;
 use super::ModelError;
 use crate::catalogue::Catalogue;
 
+/// Fewest validation flags (true + false positives) behind a published per-label precision.
+pub const MIN_FLAGS_FOR_PRECISION: u64 = 5;
+
 /// The manifest as exported.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {
@@ -46,6 +49,26 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Precision measured per label on real validation code (`metrics.per_label.ours`), for the labels
+    /// flagged at least [`MIN_FLAGS_FOR_PRECISION`] times there; fewer flags say too little to publish.
+    pub fn measured_precision(&self) -> BTreeMap<String, f32> {
+        let Some(per_label) = self
+            .metrics
+            .pointer("/per_label/ours")
+            .and_then(|v| v.as_object())
+        else {
+            return BTreeMap::new();
+        };
+        per_label
+            .iter()
+            .filter_map(|(label, m)| {
+                let flags = m.get("tp")?.as_u64()? + m.get("fp")?.as_u64()?;
+                let precision = m.get("precision")?.as_f64()?;
+                (flags >= MIN_FLAGS_FOR_PRECISION).then(|| (label.clone(), precision as f32))
+            })
+            .collect()
+    }
+
     /// Read and check `manifest.json` in `dir`.
     pub fn load(dir: &Path, catalogue: &Catalogue) -> Result<Self, ModelError> {
         let path = dir.join("manifest.json");
@@ -125,5 +148,29 @@ mod tests {
             assert!(c >= last);
             last = c;
         }
+    }
+
+    #[test]
+    fn measured_precision_is_published_only_for_labels_flagged_often_enough() {
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "name": "m", "version": "1", "labels": ["CWE-89", "CWE-78", "CWE-22"],
+            "thresholds": {}, "line_threshold": 0.9, "max_length": 256, "stride": 128,
+            "pad_id": 0, "cls_id": 1, "sep_id": 2,
+            "metrics": {"per_label": {"ours": {
+                "CWE-89": {"tp": 9, "fp": 1, "precision": 0.9},
+                "CWE-78": {"tp": 1, "fp": 1, "precision": 0.5},
+                "CWE-22": {"tp": 0, "fp": 0, "precision": null}
+            }}}
+        }))
+        .unwrap();
+        assert_eq!(
+            manifest.measured_precision(),
+            BTreeMap::from([("CWE-89".to_string(), 0.9)])
+        );
+        let bare = Manifest {
+            metrics: serde_json::Value::Null,
+            ..manifest
+        };
+        assert!(bare.measured_precision().is_empty());
     }
 }

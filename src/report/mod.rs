@@ -11,6 +11,7 @@ pub mod json;
 pub mod sarif;
 pub mod text;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -45,6 +46,10 @@ pub struct ModelInfo {
     pub version: String,
     /// The ONNX Runtime execution provider that actually ran ("CPU", "CUDA").
     pub provider: String,
+    /// Precision the model measured per CWE on real validation code (0-1), where it flagged enough
+    /// examples to say; SARIF turns it into each rule's `precision`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rule_precision: BTreeMap<String, f32>,
 }
 
 /// A reviewed file: its hunk map, so that findings can be anchored later without the checkout.
@@ -260,6 +265,7 @@ pub(crate) mod fixtures {
                 name: "hunkguard-cwe".into(),
                 version: "0.1.0".into(),
                 provider: "CPU".into(),
+                ..Default::default()
             },
             head_sha: Some("a".repeat(40)),
             base_sha: Some("b".repeat(40)),

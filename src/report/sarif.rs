@@ -33,14 +33,12 @@ pub const DEFAULT_CATEGORY: &str = "hunkguard/";
 #[derive(Debug, Clone)]
 pub struct SarifEmitter {
     category: String,
-    precision: BTreeMap<String, f32>,
 }
 
 impl Default for SarifEmitter {
     fn default() -> Self {
         Self {
             category: DEFAULT_CATEGORY.into(),
-            precision: BTreeMap::new(),
         }
     }
 }
@@ -56,23 +54,17 @@ impl SarifEmitter {
         self.category = category;
         self
     }
+}
 
-    /// Use the model's measured precision per CWE (0-1, from its evaluation) for the rules'
-    /// `precision` property. CWEs without a measurement are reported as `medium`.
-    pub fn with_precision(mut self, precision: BTreeMap<String, f32>) -> Self {
-        self.precision = precision;
-        self
-    }
-
-    /// The `precision` property of a rule: very-high >= 0.9 > high >= 0.75 > medium >= 0.5 > low.
-    fn precision_of(&self, cwe: &str) -> &'static str {
-        match self.precision.get(cwe) {
-            Some(p) if *p >= 0.9 => "very-high",
-            Some(p) if *p >= 0.75 => "high",
-            Some(p) if *p >= 0.5 => "medium",
-            Some(p) if *p >= 0.0 => "low",
-            _ => "medium",
-        }
+/// The `precision` property of a rule from the model's measured precision (`report.model.rule_precision`):
+/// very-high >= 0.9 > high >= 0.75 > medium >= 0.5 > low; `medium` where nothing was measured.
+fn precision_of(measured: &BTreeMap<String, f32>, cwe: &str) -> &'static str {
+    match measured.get(cwe) {
+        Some(p) if *p >= 0.9 => "very-high",
+        Some(p) if *p >= 0.75 => "high",
+        Some(p) if *p >= 0.5 => "medium",
+        Some(p) if *p >= 0.0 => "low",
+        _ => "medium",
     }
 }
 
@@ -99,7 +91,7 @@ impl SarifEmitter {
         }
         let rules: Vec<Rule> = by_cwe
             .values()
-            .map(|f| self.rule(f, catalogue.get(&f.cwe)))
+            .map(|f| self.rule(f, catalogue.get(&f.cwe), &report.model.rule_precision))
             .collect();
         let rule_index: HashMap<&str, usize> = by_cwe
             .keys()
@@ -185,7 +177,12 @@ impl SarifEmitter {
         }
     }
 
-    fn rule(&self, finding: &Finding, entry: Option<&CweEntry>) -> Rule {
+    fn rule(
+        &self,
+        finding: &Finding,
+        entry: Option<&CweEntry>,
+        measured_precision: &BTreeMap<String, f32>,
+    ) -> Rule {
         let title = entry.map_or(finding.title.as_str(), |e| e.name.as_str());
         let description = entry.map_or(finding.explanation.as_str(), |e| e.description.as_str());
         let advice = entry.map_or(finding.advice.as_str(), |e| e.advice.as_str());
@@ -226,7 +223,7 @@ impl SarifEmitter {
             },
             properties: RuleProperties {
                 tags,
-                precision: self.precision_of(&finding.cwe),
+                precision: precision_of(measured_precision, &finding.cwe),
                 security_severity: format!("{score:.1}"),
                 problem_severity: problem_severity(severity),
             },
@@ -807,18 +804,18 @@ mod tests {
     }
 
     #[test]
-    fn precision_maps_from_measured_values() {
-        let emitter = SarifEmitter::default().with_precision(BTreeMap::from([
-            ("CWE-89".to_string(), 0.93),
-            ("CWE-328".to_string(), 0.41),
-        ]));
-        let log = emit(&emitter, &fixtures::report());
+    fn rule_precision_comes_from_the_model_measurements_in_the_report() {
+        let mut report = fixtures::report();
+        report.model.rule_precision =
+            BTreeMap::from([("CWE-89".to_string(), 0.93), ("CWE-328".to_string(), 0.41)]);
+        let log = emit(&SarifEmitter::default(), &report);
         let rules = &log["runs"][0]["tool"]["driver"]["rules"];
         assert_eq!(rules[0]["properties"]["precision"], "very-high");
         assert_eq!(rules[1]["properties"]["precision"], "low");
-        assert_eq!(emitter.precision_of("CWE-22"), "medium");
-        let emitter = emitter.with_precision(BTreeMap::from([("CWE-89".to_string(), 0.8)]));
-        assert_eq!(emitter.precision_of("CWE-89"), "high");
+        assert_valid(&log);
+        let measured = BTreeMap::from([("CWE-89".to_string(), 0.8)]);
+        assert_eq!(precision_of(&measured, "CWE-89"), "high");
+        assert_eq!(precision_of(&measured, "CWE-22"), "medium", "not measured");
     }
 
     #[test]
