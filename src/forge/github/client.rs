@@ -273,6 +273,35 @@ impl Api {
         tokio::time::sleep(wait.min(self.policy.max_wait)).await;
     }
 
+    /// One request and its whole answer, without retries. A transport error, whether it happens
+    /// while sending or while reading the body, comes back as its message.
+    async fn exchange(
+        &mut self,
+        method: &Method,
+        route: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, HeaderMap, String), String> {
+        self.pace(method).await;
+        let sent = match *method {
+            Method::GET => self.octo._get(route).await,
+            Method::POST => self.octo._post(route, body).await,
+            Method::DELETE => self.octo._delete(route, body).await,
+            _ => self.octo._patch(route, body).await,
+        };
+        if *method != Method::GET {
+            self.last_mutation = Some(Instant::now());
+        }
+        let response = sent.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = self
+            .octo
+            .body_to_string(response)
+            .await
+            .map_err(|e| format!("reading the answer failed: {e}"))?;
+        Ok((status, headers, text))
+    }
+
     /// One request with retries. Mutating requests are paced; nothing runs concurrently.
     async fn send(
         &mut self,
@@ -282,52 +311,22 @@ impl Api {
     ) -> Result<Answer, GithubError> {
         let mut attempt: u32 = 0;
         loop {
-            self.pace(&method).await;
-            let sent = match method {
-                Method::GET => self.octo._get(route).await,
-                Method::POST => self.octo._post(route, body).await,
-                Method::DELETE => self.octo._delete(route, body).await,
-                _ => self.octo._patch(route, body).await,
-            };
-            if method != Method::GET {
-                self.last_mutation = Some(Instant::now());
-            }
             let retries_left = attempt < self.policy.max_retries;
-            let response = match sent {
-                Ok(response) => response,
-                Err(e) if retries_left => {
-                    tracing::warn!("{method} {route}: {e}; retrying");
+            let (status, headers, text) = match self.exchange(&method, route, body).await {
+                Ok(answer) => answer,
+                Err(message) if retries_left => {
+                    tracing::warn!("{method} {route}: {message}; retrying");
                     self.sleep(self.policy.backoff.saturating_mul(1 << attempt.min(16)))
                         .await;
                     attempt += 1;
                     continue;
                 }
-                Err(e) => {
+                Err(message) => {
                     return Err(GithubError::Transport {
                         method: method.to_string(),
                         route: route.to_string(),
                         attempts: attempt + 1,
-                        message: e.to_string(),
-                    })
-                }
-            };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let text = match self.octo.body_to_string(response).await {
-                Ok(text) => text,
-                Err(e) if retries_left => {
-                    tracing::warn!("{method} {route}: reading the answer failed: {e}; retrying");
-                    self.sleep(self.policy.backoff.saturating_mul(1 << attempt.min(16)))
-                        .await;
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(GithubError::Transport {
-                        method: method.to_string(),
-                        route: route.to_string(),
-                        attempts: attempt + 1,
-                        message: e.to_string(),
+                        message,
                     })
                 }
             };
