@@ -13,35 +13,61 @@ use std::io::Write;
 use crate::findings::{Finding, Severity};
 use crate::report::{Emitter, Report, ReportError};
 
+/// GitHub displays at most this many annotations of one level per step.
+pub const MAX_PER_LEVEL: usize = 10;
+
 /// Writes GitHub Actions annotations, one workflow command per finding.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GithubAnnotationEmitter;
 
 impl Emitter for GithubAnnotationEmitter {
     fn emit(&self, writer: &mut dyn Write, report: &Report) -> Result<(), ReportError> {
-        let mut findings: Vec<&Finding> = report.findings.iter().collect();
-        findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.confidence.total_cmp(&a.confidence))
-                .then(a.sort_key().cmp(&b.sort_key()))
-                .then(a.end_line.cmp(&b.end_line))
-        });
-        for finding in findings {
-            writeln!(writer, "{}", annotation(finding))?;
-        }
+        write_annotations(writer, &report.findings)?;
         Ok(())
     }
 }
 
-fn annotation(finding: &Finding) -> String {
+/// Print one annotation per finding, most severe then most confident first, at most
+/// [`MAX_PER_LEVEL`] per level (GitHub drops the rest), and a plain line saying how many were left out.
+pub fn write_annotations(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+    let mut ordered: Vec<&Finding> = findings.iter().collect();
+    ordered.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then(a.sort_key().cmp(&b.sort_key()))
+            .then(a.end_line.cmp(&b.end_line))
+    });
+    let mut left_out = 0;
+    for level in ["error", "warning", "notice"] {
+        let of_level = ordered.iter().filter(|f| command(f.severity) == level);
+        for (i, finding) in of_level.enumerate() {
+            if i < MAX_PER_LEVEL {
+                writeln!(out, "{}", annotation(finding))?;
+            } else {
+                left_out += 1;
+            }
+        }
+    }
+    if left_out > 0 {
+        writeln!(
+            out,
+            "hunkguard: {left_out} more finding(s) not annotated (GitHub shows {MAX_PER_LEVEL} per level); \
+             see the job summary and the report artifact"
+        )?;
+    }
+    Ok(())
+}
+
+/// One workflow command for a finding.
+pub fn annotation(finding: &Finding) -> String {
     let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
     let start = finding.start_line.max(1);
     let title = format!(
-        "{} {} [{}, {confidence:.0}%]",
+        "hunkguard: {} {} [{}, {confidence:.0}%]",
         finding.cwe, finding.title, finding.severity
     );
-    let message = format!("{}\nFix: {}", finding.explanation, finding.advice);
+    let message = format!("{}\nHow to fix: {}", finding.explanation, finding.advice);
     format!(
         "::{} file={},line={start},endLine={},title={}::{}",
         command(finding.severity),
@@ -91,8 +117,8 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "::error file=app/db.py,line=12,endLine=12,title=CWE-89 SQL injection [critical%2C 93%25]::A SQL statement is built from untrusted values.%0AFix: Use parameterised queries.",
-                "::warning file=app/db.py,line=15,endLine=16,title=CWE-328 Weak hash for security [medium%2C 61%25]::MD5 protects a password.%0AFix: Use scrypt.",
+                "::error file=app/db.py,line=12,endLine=12,title=hunkguard%3A CWE-89 SQL injection [critical%2C 93%25]::A SQL statement is built from untrusted values.%0AHow to fix: Use parameterised queries.",
+                "::warning file=app/db.py,line=15,endLine=16,title=hunkguard%3A CWE-328 Weak hash for security [medium%2C 61%25]::MD5 protects a password.%0AHow to fix: Use scrypt.",
             ]
         );
     }
@@ -131,7 +157,18 @@ mod tests {
         let out = emit(&report);
         assert_eq!(out.lines().count(), 1, "no injected command line");
         assert!(out.contains("file=dir%2Cx/we%3Aird.py,"));
-        assert!(out.contains("::bad%0A::set-output name=x::y%0AFix: "));
+        assert!(out.contains("::bad%0A::set-output name=x::y%0AHow to fix: "));
+    }
+
+    #[test]
+    fn at_most_ten_per_level_are_printed() {
+        let report = fixtures::report();
+        let many: Vec<Finding> = (0..12).map(|_| report.findings[0].clone()).collect();
+        let mut out = Vec::new();
+        write_annotations(&mut out, &many).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("::error ").count(), 10);
+        assert!(text.contains("2 more finding(s) not annotated"));
     }
 
     #[test]

@@ -447,7 +447,7 @@ fn emit_fallback(
     outcome: &PostOutcome,
     out: &mut (dyn Write + Send),
 ) -> Result<(), GithubError> {
-    annotate::write_annotations(out, &report.findings).map_err(|source| GithubError::Io {
+    crate::report::github::write_annotations(out, &report.findings).map_err(|source| GithubError::Io {
         path: "stdout".into(),
         source,
     })?;
