@@ -119,9 +119,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn emit(report: &Report) -> Value {
-        let mut out = Vec::new();
-        CodeQualityEmitter.emit(&mut out, report).unwrap();
-        serde_json::from_slice(&out).unwrap()
+        fixtures::emit_json(&CodeQualityEmitter, report)
     }
 
     #[test]

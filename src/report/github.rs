@@ -105,9 +105,7 @@ mod tests {
     use crate::report::fixtures;
 
     fn emit(report: &Report) -> String {
-        let mut out = Vec::new();
-        GithubAnnotationEmitter.emit(&mut out, report).unwrap();
-        String::from_utf8(out).unwrap()
+        fixtures::emit_text(&GithubAnnotationEmitter, report)
     }
 
     #[test]

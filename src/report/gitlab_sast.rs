@@ -400,9 +400,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn emit(report: &Report) -> Value {
-        let mut out = Vec::new();
-        GitlabSastEmitter.emit(&mut out, report).unwrap();
-        serde_json::from_slice(&out).unwrap()
+        fixtures::emit_json(&GitlabSastEmitter, report)
     }
 
     use fixtures::empty;

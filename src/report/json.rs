@@ -39,9 +39,7 @@ mod tests {
     use serde_json::Value;
 
     fn emit(report: &Report) -> String {
-        let mut out = Vec::new();
-        JsonEmitter.emit(&mut out, report).unwrap();
-        String::from_utf8(out).unwrap()
+        fixtures::emit_text(&JsonEmitter, report)
     }
 
     #[test]

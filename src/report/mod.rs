@@ -220,6 +220,18 @@ pub(crate) mod fixtures {
     use super::*;
     use crate::findings::{fingerprint, Severity};
 
+    /// What `emitter` writes for `report`, as text.
+    pub fn emit_text(emitter: &dyn Emitter, report: &Report) -> String {
+        let mut out = Vec::new();
+        emitter.emit(&mut out, report).expect("emitting to memory");
+        String::from_utf8(out).expect("emitters write UTF-8")
+    }
+
+    /// What `emitter` writes for `report`, parsed as JSON.
+    pub fn emit_json(emitter: &dyn Emitter, report: &Report) -> serde_json::Value {
+        serde_json::from_str(&emit_text(emitter, report)).expect("emitter wrote JSON")
+    }
+
     /// The fixture report with no findings and no skipped files.
     pub fn empty() -> Report {
         Report {

@@ -662,9 +662,7 @@ mod tests {
     use serde_json::Value;
 
     fn emit(emitter: &SarifEmitter, report: &Report) -> Value {
-        let mut out = Vec::new();
-        emitter.emit(&mut out, report).unwrap();
-        serde_json::from_slice(&out).unwrap()
+        fixtures::emit_json(emitter, report)
     }
 
     use fixtures::empty;

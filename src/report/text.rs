@@ -192,9 +192,7 @@ mod tests {
     use crate::report::fixtures;
 
     fn emit(report: &Report, color: bool) -> String {
-        let mut out = Vec::new();
-        TextEmitter { color }.emit(&mut out, report).unwrap();
-        String::from_utf8(out).unwrap()
+        fixtures::emit_text(&TextEmitter { color }, report)
     }
 
     #[test]

@@ -447,9 +447,11 @@ fn emit_fallback(
     outcome: &PostOutcome,
     out: &mut (dyn Write + Send),
 ) -> Result<(), GithubError> {
-    crate::report::github::write_annotations(out, &report.findings).map_err(|source| GithubError::Io {
-        path: "stdout".into(),
-        source,
+    crate::report::github::write_annotations(out, &report.findings).map_err(|source| {
+        GithubError::Io {
+            path: "stdout".into(),
+            source,
+        }
     })?;
     write_summary(env, report, outcome)
 }
