@@ -35,7 +35,8 @@ def model_card(m: dict, cat, refs: dict) -> str:
     a("Scores a window of Python code (a PR hunk) for the CWE labels of `models/cwe_catalogue.yml`: one sigmoid per "
       "label for the window (`seq_probs`) and one per token and label (`token_probs`, \"this token is part of the "
       "weakness\"). A label fires when `seq_probs[c] >= thresholds[c]`; a line is flagged for label c when the max "
-      f"token probability of its tokens is >= `line_threshold` ({m['line_threshold']}). A token belongs to the line "
+      f"token probability of its tokens is >= `line_threshold` ({m['line_threshold']}), or, when no line of a firing "
+      "label passes, its top-scoring line is (`src/findings.rs` applies the same rule). A token belongs to the line "
       "of its first non-whitespace character, which for this byte-level tokenizer is the line of its start offset "
       "(the runtime's rule); whitespace-only tokens are trained as negatives. Windows: `[CLS] + "
       f"tokens[i:i+{m['max_length'] - 2}] + [SEP]`; consecutive windows of a long snippet share {m['stride']} tokens "
@@ -173,6 +174,17 @@ def model_card(m: dict, cat, refs: dict) -> str:
     a("- realfix labels say \"this function was changed by a fix for CWE-X\"; the changed lines are not always the "
       "sink, which lowers the line metric, and vulnerable/fixed versions often differ by a few characters: ranking a "
       "vulnerable function above its fix is the hardest task here.")
+    ed = mt.get("realfix_pair_edits") or {}
+    vp = cnt.get("val_pos", {})
+    share_rf = vp.get("realfix", 0) / max(1, sum(vp.get(k, 0) for k in ("realfix", "codeql", "bandit")))
+    if ed.get("pairs"):
+        a(f"- How close the real pairs are (all {ed['pairs']} of `realfix_train.jsonl`, non-blank lines): a fix changes a "
+          f"median of {ed['median_changed_lines']:g} lines of a {ed['median_lines']:g}-line function; "
+          f"{100 * ed['share_changed_le_2']:.0f} % of the pairs differ in at most 2 lines, "
+          f"{100 * ed['share_changed_le_5']:.0f} % in at most 5. {100 * share_rf:.0f} % of the labelled real validation "
+          "positives are such vulnerable functions whose fixed twin is a negative of the same split, so binary F1 on real code "
+          "is capped by how well near-identical twins are told apart (pair ranking above), not by how well risky "
+          "code is told from ordinary code (benign FPR above).")
     a("- Lexical: the model reacts to risky APIs and string-built queries; data flow across functions or files is "
       "invisible to it (a hunk shows only part of a function).")
     a("- Benign code comes from libraries (stdlib, site-packages); application code is under-represented, so false "

@@ -380,6 +380,34 @@ def split_examples(examples: list[Example], seed: int, stats: Counter) -> tuple[
     return train, val
 
 
+def realfix_pair_edits(examples: list[Example]) -> dict:
+    """How far apart the vulnerable and fixed versions of the real pairs are: the lines a fix changes (the
+    larger side of each changed block, blank lines ignored) against the function's length. This bounds what
+    any function-level classifier can do with them, so the model card reports it."""
+    import difflib
+    import statistics
+
+    by_pair: dict[str, dict[str, Example]] = defaultdict(dict)
+    for e in examples:
+        if e.origin == "realfix" and e.pair:
+            by_pair[e.pair]["vul" if e.positive else "fix"] = e
+    changed, length = [], []
+    for d in by_pair.values():
+        if len(d) < 2:
+            continue
+        a = [l.strip() for l in d["vul"].lines.text if l.strip()]
+        b = [l.strip() for l in d["fix"].lines.text if l.strip()]
+        ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        changed.append(sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal"))
+        length.append(len(a))
+    if not changed:
+        return {"pairs": 0}
+    return {"pairs": len(changed), "median_lines": statistics.median(length),
+            "median_changed_lines": statistics.median(changed),
+            "share_changed_le_2": round(sum(c <= 2 for c in changed) / len(changed), 4),
+            "share_changed_le_5": round(sum(c <= 5 for c in changed) / len(changed), 4)}
+
+
 def data_fingerprint(paths: list[Path], extra: list[str]) -> str:
     h = hashlib.sha256()
     for p in paths:

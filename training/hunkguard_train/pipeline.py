@@ -259,6 +259,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
                          "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}},
         "threshold_spread": spread,
         "counts": n_counts,
+        "realfix_pair_edits": D.realfix_pair_edits(real_ex),
         "data_stats": dict(stats),
         "training": {"profile": profile, "params": n_params, "config": net.config, "windows": len(items),
                      "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info, "seed": seed},

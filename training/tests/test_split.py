@@ -76,3 +76,21 @@ def test_split_is_the_same_in_every_process():
         env = dict(os.environ, PYTHONHASHSEED=hs)
         outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
     assert len(outs) == 1
+
+
+def test_realfix_pair_edits_count_changed_lines_per_pair():
+    from hunkguard_train.data import Example, realfix_pair_edits
+    from hunkguard_train.pycode import Lines
+
+    def ex(code, vul, pair):
+        return Example(f"{pair}:{vul}", Lines.from_code(code), frozenset({"CWE-89"} if vul else ()), "realfix",
+                       "c", pair=pair)
+
+    body = "def f(q):\n    a = 1\n\n    b = 2\n    return run(%s)\n"
+    exs = [ex(body % "'x' + q", True, "p1"), ex(body % "'x', q", False, "p1"),
+           ex("def g():\n    x = 1\n    y = 2\n", True, "p2"), ex("def g():\n    x = 3\n    y = 4\n", False, "p2"),
+           ex("def lone():\n    pass\n", True, "p3")]
+    ed = realfix_pair_edits(exs)
+    assert ed["pairs"] == 2
+    assert ed["median_changed_lines"] == 1.5  # one line, then two
+    assert ed["share_changed_le_2"] == 1.0
