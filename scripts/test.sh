@@ -33,4 +33,9 @@ smoke=$(mktemp -d)
 trap 'rm -rf "$smoke"' EXIT
 .venv/bin/python training/run.py --smoke --out "$smoke" 2>&1 | tail -n 5
 cargo run --quiet --locked -- model --model-dir "$smoke" --device cpu | tail -n 4
-echo "1 passed, 0 failed: smoke model loads and reports its labels"
+echo "== Recalibrating the smoke model (no training), loaded back by the Rust binary"
+.venv/bin/python training/run.py --smoke --recalibrate "$smoke" --out "$smoke/recalibrated" 2>&1 | tail -n 2
+grep -q '^Recalibrated on ' "$smoke/recalibrated/MODEL_CARD.md"
+cmp "$smoke/model.onnx" "$smoke/recalibrated/model.onnx"
+cargo run --quiet --locked -- model --model-dir "$smoke/recalibrated" --device cpu | tail -n 4
+echo "2 passed, 0 failed: smoke model and its recalibration load and report their labels"

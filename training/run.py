@@ -4,6 +4,7 @@
     python training/run.py                # full run, writes models/
     python training/run.py --smoke --out /tmp/hg   # a few hundred examples, a few steps (< 3 min)
     python training/run.py --profile quick         # ~10-15 min first model
+    python training/run.py --recalibrate models/   # new thresholds and metrics for a trained model
 """
 from __future__ import annotations
 
@@ -23,12 +24,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE.parent / "models", help="output folder (default: models/)")
     ap.add_argument("--work", type=Path, default=HERE / "work", help="scratch folder (git-ignored)")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--recalibrate", type=Path, default=None, metavar="DIR",
+                    help="train nothing: score the model in DIR (written by this pipeline with the same profile and "
+                         "seed) on the validation split, calibrate its thresholds and evaluate it anew")
     args = ap.parse_args(argv)
     profile = args.profile or ("smoke" if args.smoke else "full")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from hunkguard_train.pipeline import run
 
-    run(args.out, profile=profile, seed=args.seed, work_dir=args.work)
+    run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate)
     return 0
 
 

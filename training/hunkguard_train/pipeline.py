@@ -78,7 +78,10 @@ def _seed_all(seed: int):
 
 
 def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path | None = None,
-        overrides: dict | None = None) -> dict:
+        overrides: dict | None = None, recalibrate: Path | None = None) -> dict:
+    """The whole run. With `recalibrate` (a folder holding a model this pipeline wrote), nothing is trained:
+    that model and its tokenizer are scored on the same validation split and calibrated and evaluated anew
+    (the split is a function of the data and the seed, so it is the split the model was trained against)."""
     cfg = dict(PROFILES[profile])
     cfg.update(overrides or {})
     torch.set_num_threads(2)
@@ -126,67 +129,29 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     fp = D.data_fingerprint([D.DATA_DIR / "seed_train.jsonl", D.DATA_DIR / "realfix_train.jsonl"],
                             sorted(f"{e.uid}\t{sorted(e.labels)}\t{e.code}" for e in synth_ex + benign_ex))
 
-    # ------------------------------------------------------------------ tokenizer
-    timer.start("tokenizer")
-    val_groups = {e.group for e in val_ex}
-    corpus = D.unlabelled_corpus(seed, cfg["corpus_chars"], val_groups)
-    tok_texts = corpus + [e.code for e in train_ex]
-    tok = train_tokenizer(tok_texts, cfg["vocab"])
-    log.info("tokenizer: %d tokens in vocab from %d texts", tok.get_vocab_size(), len(tok_texts))
-
-    # ------------------------------------------------------------------ training windows
-    timer.start("augment")
-    pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
-    items = make_items(train_ex, tok, label_index, random.Random(seed + 1), cfg["variants"], MAX_LENGTH - 2, pool)
-    pairs = make_pair_items(train_ex, tok, label_index, seed, cfg["pair_variants"], MAX_LENGTH - 2)
-    log.info("ranking pairs (vulnerable, fixed twin): %d", len(pairs))
-    n_items_pos = sum(int(it.seq.any()) for it in items)
-    log.info("training windows: %d (%d positive), mean length %.1f", len(items), n_items_pos,
-             np.mean([len(i.ids) for i in items]))
-
-    # ------------------------------------------------------------------ model
-    net = HunkNet(tok.get_vocab_size(), len(labels), d=cfg["d"], layers=cfg["layers"], heads=cfg["heads"],
-                  ff=cfg["ff"], max_len=MAX_LENGTH)
-    n_params = sum(p.numel() for p in net.parameters())
-    log.info("model: %d parameters %s", n_params, net.config)
-    timer.start("mlm_pretrain")
-    mlm_info = mlm_pretrain(net, tok, corpus, cfg["mlm_steps"], cfg["mlm_batch"], MAX_LENGTH - 2, 1e-3, seed,
-                            cfg.get("mlm_time_limit"))
-    timer.start("finetune")
-    ft_info = finetune(net, items, cfg["epochs"], cfg["lr"], cfg["batch_tokens"], seed,
-                       time_limit_s=cfg.get("ft_time_limit"), max_steps=cfg.get("max_steps"), pairs=pairs,
-                       pair_batch=cfg.get("pair_batch", 8))
-    log.info("finetune: %s", ft_info)
-
-    # ------------------------------------------------------------------ export
-    timer.start("export")
     stage = Path(tempfile.mkdtemp(prefix="stage_", dir=work_dir))
-    fp32 = stage / "model_fp32.onnx"
-    export_onnx(net, fp32)
-    diff_fp32 = check_against_torch(net, fp32)
-    q8 = stage / "model_int8.onnx"
-    quantize(fp32, q8)
-    diff_int8 = check_against_torch(net, q8)
-    log.info("onnx vs torch: fp32 %.2e, int8 %.2e", diff_fp32, diff_int8)
+    if recalibrate:
+        tok, files, trained = _load_trained(Path(recalibrate), stage)
+    else:
+        tok, files, trained = _train_and_export(cfg, seed, train_ex, val_ex, labels, label_index, timer, stage)
 
     # ------------------------------------------------------------------ score validation with both files
     timer.start("score_val")
     val_all = val_real + val_synth
     codes = [e.code for e in val_all]
-    res = {"fp32": score_codes(onnx_predictor(fp32), tok, codes, MAX_LENGTH, STRIDE),
-           "int8": score_codes(onnx_predictor(q8), tok, codes, MAX_LENGTH, STRIDE)}
+    res = {k: score_codes(onnx_predictor(p), tok, codes, MAX_LENGTH, STRIDE) for k, p in files.items()}
     # also hunk-like fragments of held-out benign code: the false-alarm rate the bot will see
     frng = random.Random(seed + 7)
     from .pycode import fragment
     ben_frag = [fragment(e.lines, frng, None) for e in val_benign]
     ben_frag_res = {k: score_codes(onnx_predictor(p), tok, [f.code for f in ben_frag], MAX_LENGTH, STRIDE)
-                    for k, p in (("fp32", fp32), ("int8", q8))}
+                    for k, p in files.items()}
 
     # ------------------------------------------------------------------ calibration + metrics
     timer.start("calibrate_eval")
     nR = len(val_real)
     report = {}
-    for variant in ("fp32", "int8"):
+    for variant in files:
         R = res[variant]
         S = np.stack([r["seq"] for r in R])
         Y = np.zeros_like(S, dtype=np.int64)
@@ -215,9 +180,12 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
                            "line_threshold": line_th, "real_crossfit": m_real_x, "real_insample": m_real_in,
                            "synthetic": m_synth, "pairs": pr, "lines": lm, "benign_fragment_fpr": frag_fpr}
     # int8 is shipped when it holds the metrics (binary F1 within 0.01, FPR within 0.5 points)
-    a, b = report["fp32"]["real_crossfit"], report["int8"]["real_crossfit"]
-    use_int8 = (b["binary_labelled"]["f1"] >= a["binary_labelled"]["f1"] - 0.01
-                and (b["benign_fpr"] or 0) <= (a["benign_fpr"] or 0) + 0.005)
+    if len(files) == 2:
+        a, b = report["fp32"]["real_crossfit"], report["int8"]["real_crossfit"]
+        use_int8 = (b["binary_labelled"]["f1"] >= a["binary_labelled"]["f1"] - 0.01
+                    and (b["benign_fpr"] or 0) <= (a["benign_fpr"] or 0) + 0.005)
+    else:
+        use_int8 = "int8" in files
     chosen = "int8" if use_int8 else "fp32"
     rep = report[chosen]
     log.info("shipping %s", chosen)
@@ -236,12 +204,19 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     timer.start("write")
     final = stage / "final"
     final.mkdir()
-    shutil.copy(q8 if use_int8 else fp32, final / "model.onnx")
+    shutil.copy(files[chosen], final / "model.onnx")
     tok.save(str(final / "tokenizer.json"))
     sig = io_signature(final / "model.onnx")
     size = (final / "model.onnx").stat().st_size
     thresholds = {l: float(rep["thresholds"][i]) for i, l in enumerate(labels)}
     spread = _spread(rep, labels, report)
+    if len(files) == 2:
+        fp32_vs_int8 = {
+            "fp32": _summary(report["fp32"]["real_crossfit"], report["fp32"]["pairs"], report["fp32"]["lines"], report["fp32"]["benign_fragment_fpr"]),
+            "int8": _summary(report["int8"]["real_crossfit"], report["int8"]["pairs"], report["int8"]["lines"], report["int8"]["benign_fragment_fpr"]),
+            "onnx_vs_torch_max_abs_diff": trained["onnx_vs_torch_max_abs_diff"]}
+    else:  # recalibrated: the comparison made when the model was trained, under the thresholds of that time
+        fp32_vs_int8 = trained["fp32_vs_int8"]
     elapsed = round(time.time() - t_start, 1)
     timer.stop()
     metrics = {
@@ -254,16 +229,13 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
                                "benign_fpr": m_bandit_any["benign_fpr"]},
         "per_label": {"ours": rep["real_crossfit"]["per_label"], "bandit": m_bandit["per_label"]},
         "synthetic_val": _summary(rep["synthetic"], None, None, None) if rep["synthetic"] else None,
-        "fp32_vs_int8": {"fp32": _summary(report["fp32"]["real_crossfit"], report["fp32"]["pairs"], report["fp32"]["lines"], report["fp32"]["benign_fragment_fpr"]),
-                         "int8": _summary(report["int8"]["real_crossfit"], report["int8"]["pairs"], report["int8"]["lines"], report["int8"]["benign_fragment_fpr"]),
-                         "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}},
+        "fp32_vs_int8": fp32_vs_int8,
         "threshold_spread": spread,
         "counts": n_counts,
         "realfix_pair_edits": D.realfix_pair_edits(real_ex),
         "data_stats": dict(stats),
-        "training": {"profile": profile, "params": n_params, "config": net.config, "windows": len(items),
-                     "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info, "seed": seed},
-        "timings_s": dict(timer.t, total=elapsed),
+        "training": trained["training"] if recalibrate else dict(trained["training"], profile=profile, seed=seed),
+        "timings_s": dict(timer.t, total=elapsed) if not recalibrate else trained["timings_s"],
         "bandit_info": b_info,
     }
     now = dt.datetime.now(dt.timezone.utc)
@@ -298,6 +270,71 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     shutil.rmtree(stage, ignore_errors=True)
     log.info("wrote %s (model %.1f MB) in %.0fs: %s", out_dir, size / 1e6, time.time() - t_start, json.dumps(timer.t))
     return manifest
+
+
+def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_index, timer: Timer,
+                      stage: Path) -> tuple:
+    """Tokenizer, training windows, (masked-LM) pretraining, fine-tuning, ONNX export and int8 quantization.
+    Returns the tokenizer, the exported files by variant, and what the manifest says about training."""
+    timer.start("tokenizer")
+    val_groups = {e.group for e in val_ex}
+    corpus = D.unlabelled_corpus(seed, cfg["corpus_chars"], val_groups)
+    tok_texts = corpus + [e.code for e in train_ex]
+    tok = train_tokenizer(tok_texts, cfg["vocab"])
+    log.info("tokenizer: %d tokens in vocab from %d texts", tok.get_vocab_size(), len(tok_texts))
+
+    timer.start("augment")
+    pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
+    items = make_items(train_ex, tok, label_index, random.Random(seed + 1), cfg["variants"], MAX_LENGTH - 2, pool)
+    pairs = make_pair_items(train_ex, tok, label_index, seed, cfg["pair_variants"], MAX_LENGTH - 2)
+    log.info("ranking pairs (vulnerable, fixed twin): %d", len(pairs))
+    n_items_pos = sum(int(it.seq.any()) for it in items)
+    log.info("training windows: %d (%d positive), mean length %.1f", len(items), n_items_pos,
+             np.mean([len(i.ids) for i in items]))
+
+    net = HunkNet(tok.get_vocab_size(), len(labels), d=cfg["d"], layers=cfg["layers"], heads=cfg["heads"],
+                  ff=cfg["ff"], max_len=MAX_LENGTH)
+    n_params = sum(p.numel() for p in net.parameters())
+    log.info("model: %d parameters %s", n_params, net.config)
+    timer.start("mlm_pretrain")
+    mlm_info = mlm_pretrain(net, tok, corpus, cfg["mlm_steps"], cfg["mlm_batch"], MAX_LENGTH - 2, 1e-3, seed,
+                            cfg.get("mlm_time_limit"))
+    timer.start("finetune")
+    ft_info = finetune(net, items, cfg["epochs"], cfg["lr"], cfg["batch_tokens"], seed,
+                       time_limit_s=cfg.get("ft_time_limit"), max_steps=cfg.get("max_steps"), pairs=pairs,
+                       pair_batch=cfg.get("pair_batch", 8))
+    log.info("finetune: %s", ft_info)
+
+    timer.start("export")
+    fp32 = stage / "model_fp32.onnx"
+    export_onnx(net, fp32)
+    diff_fp32 = check_against_torch(net, fp32)
+    q8 = stage / "model_int8.onnx"
+    quantize(fp32, q8)
+    diff_int8 = check_against_torch(net, q8)
+    log.info("onnx vs torch: fp32 %.2e, int8 %.2e", diff_fp32, diff_int8)
+    trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
+                            "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info},
+               "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}}
+    return tok, {"fp32": fp32, "int8": q8}, trained
+
+
+def _load_trained(model_dir: Path, stage: Path) -> tuple:
+    """A model this pipeline wrote earlier, for `recalibrate`: its tokenizer, its ONNX file (under the
+    variant it was shipped as) and the training facts of its manifest."""
+    from tokenizers import Tokenizer
+
+    prev = json.loads((model_dir / "manifest.json").read_text())
+    variant = "int8" if prev.get("quantized") else "fp32"
+    model = stage / f"model_{variant}.onnx"
+    shutil.copy(model_dir / "model.onnx", model)
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    m = prev["metrics"]
+    training = dict(m["training"], recalibrated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    recalibrated_from=prev["version"])
+    log.info("recalibrating %s (%s, %s) without training", model_dir, prev["version"], variant)
+    return tok, {variant: model}, {"training": training, "fp32_vs_int8": m.get("fp32_vs_int8"),
+                                   "timings_s": m.get("timings_s")}
 
 
 def _json_default(o):
@@ -340,15 +377,15 @@ def _bandit_pairs(preds: list[set], exs) -> dict:
 def _spread(rep, labels, report) -> dict:
     th = rep["thresholds"]
     f0, f1 = rep["fold_thresholds"][0], rep["fold_thresholds"][1]
-    per = {l: {"shipped": float(th[i]), "fold_a": float(f0[i]), "fold_b": float(f1[i]),
-               "fp32": float(report["fp32"]["thresholds"][i]), "int8": float(report["int8"]["thresholds"][i])}
-           for i, l in enumerate(labels)}
+    per = {l: dict({"shipped": float(th[i]), "fold_a": float(f0[i]), "fold_b": float(f1[i])},
+                   **{k: float(report[k]["thresholds"][i]) for k in report}) for i, l in enumerate(labels)}
     d_fold = np.abs(np.asarray(f0) - np.asarray(f1))
-    d_q = np.abs(np.asarray(report["fp32"]["thresholds"]) - np.asarray(report["int8"]["thresholds"]))
+    both = "fp32" in report and "int8" in report
+    d_q = np.abs(np.asarray(report["fp32"]["thresholds"]) - np.asarray(report["int8"]["thresholds"])) if both else None
     return {"global_T": rep["T"], "fold_T": [rep["fold_T"][0], rep["fold_T"][1]],
             "shipped_min": float(np.min(th)), "shipped_max": float(np.max(th)),
             "fold_abs_diff_mean": round(float(d_fold.mean()), 4), "fold_abs_diff_max": round(float(d_fold.max()), 4),
-            "fp32_int8_abs_diff_max": round(float(d_q.max()), 4), "per_label": per}
+            "fp32_int8_abs_diff_max": round(float(d_q.max()), 4) if both else None, "per_label": per}
 
 
 REFERENCE_CASES = [

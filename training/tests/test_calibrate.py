@@ -46,3 +46,20 @@ def test_label_thresholds_keep_benign_false_alarms_within_budget():
     benign = np.concatenate([np.ones(200, bool), np.zeros(50, bool)])
     th, _ = calibrate(S, Y, benign, max_fpr=0.02)
     assert (benign_scores >= th[0]).mean() <= 0.02
+
+
+def test_a_noisy_label_is_raised_alone_to_meet_the_false_alarm_budget():
+    rng = np.random.default_rng(1)
+    n_benign, n_pos = 400, 40
+    # label 0 separates well; label 1 (few real positives) fires on 10 % of benign code
+    S = np.zeros((n_benign + n_pos, 2))
+    S[:n_benign, 0] = rng.uniform(0, 0.3, n_benign)
+    S[:n_benign, 1] = np.where(rng.random(n_benign) < 0.10, rng.uniform(0.6, 0.9, n_benign), 0.05)
+    S[n_benign:, 0] = rng.uniform(0.35, 1.0, n_pos)
+    Y = np.zeros_like(S, dtype=np.int64)
+    Y[n_benign:, 0] = 1
+    benign = np.arange(len(S)) < n_benign
+    th, T = calibrate(S, Y, benign, max_fpr=0.02)
+    assert ((S[benign] >= th).any(axis=1)).mean() <= 0.02
+    assert th[1] > 0.6, "the noisy label is the one raised"
+    assert (S[n_benign:, 0] >= th[0]).mean() >= 0.9, "the clean label keeps its recall"
