@@ -220,7 +220,8 @@ const MAX_EXCERPT_LINE: usize = 500;
 ///
 /// A line is flagged for a CWE when its tokens pass the line threshold and the windows around it
 /// pass the label's calibrated threshold (as confidence >= the configured minimum); when the label
-/// fires but no line passes, its top-scoring line is flagged. Consecutive flagged lines form one finding. A line that was not changed is never flagged, however high it scores:
+/// fires but no changed line passes, its top-scoring changed line is flagged. Consecutive flagged
+/// lines form one finding. A line that was not changed is never flagged, however high it scores:
 /// the review is about this change, not the code it touches.
 pub fn from_scores(
     files: &[ChangedFile],
@@ -253,7 +254,7 @@ pub fn from_scores(
             let minimum = config.min_confidence_for(&entry.id);
             let mut run: Option<(u32, u32, f32)> = None;
             let mut any_flagged = false;
-            // the top-scoring line (index, token score, confidence) where the label fires
+            // the top-scoring changed line (index, token score, confidence) where the label fires
             let mut top: Option<(usize, f32, f32)> = None;
             let mut flush = |run: &mut Option<(u32, u32, f32)>| {
                 if let Some((start, end, conf)) = run.take() {
@@ -266,12 +267,11 @@ pub fn from_scores(
                 let (token, window) = score.at(i, label_index);
                 let conf = confidence(window, threshold);
                 let fires = conf >= minimum;
-                if fires && top.is_none_or(|(_, best, _)| token > best) {
+                let changed = snippet.changed.get(i).copied().unwrap_or(false);
+                if fires && changed && top.is_none_or(|(_, best, _)| token > best) {
                     top = Some((i, token, conf));
                 }
-                let flagged = snippet.changed.get(i).copied().unwrap_or(false)
-                    && token >= info.line_threshold
-                    && fires;
+                let flagged = changed && token >= info.line_threshold && fires;
                 any_flagged |= flagged;
                 match (&mut run, flagged) {
                     (Some((_, end, best)), true) if *lineno == *end + 1 => {
@@ -286,13 +286,12 @@ pub fn from_scores(
                 }
             }
             flush(&mut run);
-            // The label fires but no line passes the line threshold: point at its top line, as
-            // the model was calibrated (a weakness the model is sure of is never dropped for want
-            // of a line). When that line was not changed, the weakness is not this change's.
+            // The label fires but no changed line passes the line threshold: point at the top
+            // changed line, as the model was calibrated (a weakness the model is sure of is not
+            // dropped for want of a line). Whether the weakness is the change's and not the
+            // surrounding code's is settled by the focus re-check (`confirm_in_focus`).
             if let Some((i, _, conf)) = top.filter(|_| !any_flagged) {
-                if let (Some(lineno), Some(true)) =
-                    (snippet.line_numbers.get(i), snippet.changed.get(i).copied())
-                {
+                if let Some(lineno) = snippet.line_numbers.get(i) {
                     run = Some((*lineno, *lineno, conf));
                     flush(&mut run);
                 }
@@ -331,19 +330,20 @@ pub fn confirm_in_focus(
             let threshold = info.thresholds.get(label).copied().unwrap_or(1.0);
             let minimum = config.min_confidence_for(&finding.cwe);
             let (mut token, mut window) = (0.0f32, 0.0f32);
-            // the top-scoring line where the label fires: the finding may rest on it alone
+            // the top-scoring changed line where the label fires: the finding may rest on it alone
             let mut top: Option<(u32, f32)> = None;
             for (i, changed) in snippet.changed.iter().enumerate() {
+                if !*changed {
+                    continue;
+                }
                 let (line_token, line_window) = score.at(i, label);
                 if confidence(line_window, threshold) >= minimum
                     && top.is_none_or(|(_, best)| line_token > best)
                 {
                     top = snippet.line_numbers.get(i).map(|n| (*n, line_token));
                 }
-                if *changed {
-                    token = token.max(line_token);
-                    window = window.max(line_window);
-                }
+                token = token.max(line_token);
+                window = window.max(line_window);
             }
             let conf = confidence(window, threshold);
             let top_is_finding =
@@ -520,9 +520,10 @@ mod tests {
     }
 
     #[test]
-    fn the_top_line_fallback_never_lands_on_an_unchanged_line() {
+    fn the_top_line_fallback_lands_on_the_top_changed_line() {
+        // line 1 (unchanged) scores highest; the change's own top line is line 3
         let found = score_file([0.7, 0.3, 0.6, 0.2], [0.8; 4]);
-        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(lines_of(&found), vec![(3, 3)]);
     }
 
     #[test]

@@ -82,6 +82,69 @@ fn snippet(
     }
 }
 
+/// Every definition (`def`, `class`, with its decorators) that a snippet's changes add or touch at
+/// its header, read on its own: from its first decorator to the end of its body.
+///
+/// The model is sensitive to what precedes a weakness: a hunk that opens on the tail of an unrelated
+/// function can hide the new function after it (measured: an `os.system` call scored 0.07 read after
+/// a neighbour's decorator, 0.998 read alone). A view per new definition costs one more read of the
+/// new code and makes the finding independent of where the hunk happens to start.
+pub fn definition_views(files: &[ChangedFile], snippets: &[Snippet]) -> Vec<Snippet> {
+    let mut views = Vec::new();
+    for snippet in snippets {
+        let Some(file) = files.get(snippet.file) else {
+            continue;
+        };
+        let lines: Vec<&str> = file.content.lines().collect();
+        let text_of = |n: u32| lines.get(n as usize - 1).copied().unwrap_or_default();
+        let mut i = 0;
+        while i < snippet.line_numbers.len() {
+            let lineno = snippet.line_numbers[i];
+            let head = text_of(lineno);
+            let starts_definition = is_definition(head) || head.trim_start().starts_with('@');
+            if !(starts_definition && snippet.changed.get(i).copied().unwrap_or(false)) {
+                i += 1;
+                continue;
+            }
+            let indent = indent_of(head);
+            // the body ends before the next non-blank line at the header's indentation or less
+            // that is not the header itself (decorators and the `def` line share an indentation)
+            let mut last = i;
+            let mut seen_def = is_definition(head);
+            for (j, n) in snippet.line_numbers.iter().enumerate().skip(i + 1) {
+                let line = text_of(*n);
+                if line.trim().is_empty() {
+                    continue;
+                }
+                if indent_of(line) <= indent {
+                    if !seen_def && (is_definition(line) || line.trim_start().starts_with('@')) {
+                        seen_def = is_definition(line);
+                        last = j;
+                        continue;
+                    }
+                    break;
+                }
+                last = j;
+            }
+            if i > 0 || last + 1 < snippet.line_numbers.len() {
+                let numbers = snippet.line_numbers[i..=last].to_vec();
+                views.push(Snippet {
+                    file: snippet.file,
+                    text: numbers
+                        .iter()
+                        .map(|n| model_line(text_of(*n)))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    changed: snippet.changed[i..=last].to_vec(),
+                    line_numbers: numbers,
+                });
+            }
+            i = last + 1;
+        }
+    }
+    views
+}
+
 /// How far up a focus snippet reaches at most when no enclosing `def`/`class` closes it.
 const MAX_FOCUS_LINES: u32 = 12;
 
@@ -251,5 +314,32 @@ mod tests {
         let snippets = build_snippets(&[file("a = 1\n", &[1, 7])], 3);
         assert_eq!(snippets.len(), 1);
         assert_eq!(snippets[0].line_numbers, vec![1]);
+    }
+
+    #[test]
+    fn each_added_definition_is_also_read_on_its_own() {
+        let content = "@app.route('/h')\ndef health():\n    return 'ok'\n\n\n@app.route('/p')\ndef ping():\n    os.system('ping ' + h)\n    return 'sent'\n\n\ndef report():\n    return 1\n";
+        let files = [file(content, &(4..=13).collect::<Vec<_>>())];
+        let snippets = build_snippets(&files, 3);
+        let views = definition_views(&files, &snippets);
+        let spans: Vec<(u32, u32)> = views
+            .iter()
+            .map(|v| (v.line_numbers[0], *v.line_numbers.last().unwrap()))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![(6, 9), (12, 13)],
+            "ping with its decorator, then report"
+        );
+        assert!(views[0].text.starts_with("@app.route('/p')\ndef ping():"));
+        assert!(views[0].changed.iter().all(|c| *c));
+    }
+
+    #[test]
+    fn unchanged_definitions_get_no_view() {
+        let content = "def a():\n    x = 1\n    y = 2\n";
+        let files = [file(content, &[3])];
+        let snippets = build_snippets(&files, 3);
+        assert!(definition_views(&files, &snippets).is_empty());
     }
 }

@@ -73,7 +73,9 @@ pub fn scan(
     timings.diff_ms = started.elapsed().as_millis();
     timings.changed_lines = diff.files.iter().map(|f| f.added_lines.len()).sum();
 
-    let snippets = hunks::build_snippets(&diff.files, options.config.context_lines);
+    let mut snippets = hunks::build_snippets(&diff.files, options.config.context_lines);
+    let views = hunks::definition_views(&diff.files, &snippets);
+    snippets.extend(views);
     let (findings, model_info) = if snippets.is_empty() {
         // Nothing to score: do not require ONNX Runtime for an empty diff.
         let manifest = Manifest::load(&options.model_dir, catalogue)?;
