@@ -435,3 +435,28 @@ fn a_safe_change_next_to_a_vulnerable_one_is_not_flagged() {
         describe(&output)
     );
 }
+
+#[test]
+fn a_function_added_after_a_neighbours_decorator_is_still_read_on_its_own() {
+    // The hunk opens on the tail of the unchanged `health` route; read from there, the model once
+    // scored the new `os.system` call 0.07. Each added definition is also read alone.
+    let base = "from flask import Flask, request\n\napp = Flask(__name__)\n\n\n@app.route(\"/health\")\ndef health():\n    return \"ok\"\n";
+    let repo = Repo::with_base(&[("shop/views.py", base)]);
+    repo.branch("feature");
+    repo.write(
+        "shop/views.py",
+        &format!(
+            "{base}\n\n@app.route(\"/ping\")\ndef ping():\n    host = request.args.get(\"host\", \"\")\n    import os\n    os.system(\"ping -c 1 \" + host)\n    return \"sent\"\n"
+        ),
+    );
+    repo.commit_all("ping endpoint");
+    let (output, json) = scan_json(&repo, &[]);
+    let findings = json["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["cwe"] == "CWE-78" && f["start_line"] == 15),
+        "{}",
+        describe(&output)
+    );
+}
