@@ -446,7 +446,7 @@ fn a_function_added_after_a_neighbours_decorator_is_still_read_on_its_own() {
     repo.write(
         "shop/views.py",
         &format!(
-            "{base}\n\n@app.route(\"/ping\")\ndef ping():\n    host = request.args.get(\"host\", \"\")\n    import os\n    os.system(\"ping -c 1 \" + host)\n    return \"sent\"\n"
+            "{base}\n\n@app.route(\"/ping\")\ndef ping():\n    host = request.args.get(\"host\", \"\")\n    import os\n    os.system(\"ping -c 1 \" + host)\n    return \"sent\"\n\n\n@app.route(\"/report\")\ndef report():\n    import subprocess\n    out = subprocess.run([\"uptime\"], capture_output=True, text=True)\n    return out.stdout\n"
         ),
     );
     repo.commit_all("ping endpoint");
@@ -457,6 +457,11 @@ fn a_function_added_after_a_neighbours_decorator_is_still_read_on_its_own() {
             .iter()
             .any(|f| f["cwe"] == "CWE-78" && f["start_line"] == 15),
         "{}",
+        describe(&output)
+    );
+    assert!(
+        findings.iter().all(|f| f["start_line"].as_u64() < Some(19)),
+        "the constant-argv subprocess.run in `report` is not a finding\n{}",
         describe(&output)
     );
 }
