@@ -254,8 +254,6 @@ pub fn from_scores(
             let minimum = config.min_confidence_for(&entry.id);
             let mut run: Option<(u32, u32, f32)> = None;
             let mut any_flagged = false;
-            // the top-scoring changed line (index, token score, confidence) where the label fires
-            let mut top: Option<(usize, f32, f32)> = None;
             let mut flush = |run: &mut Option<(u32, u32, f32)>| {
                 if let Some((start, end, conf)) = run.take() {
                     if !is_suppressed(&file_lines, start, end, &entry.id, resolve) {
@@ -266,12 +264,9 @@ pub fn from_scores(
             for (i, lineno) in snippet.line_numbers.iter().enumerate() {
                 let (token, window) = score.at(i, label_index);
                 let conf = confidence(window, threshold);
-                let fires = conf >= minimum;
-                let changed = snippet.changed.get(i).copied().unwrap_or(false);
-                if fires && changed && top.is_none_or(|(_, best, _)| token > best) {
-                    top = Some((i, token, conf));
-                }
-                let flagged = changed && token >= info.line_threshold && fires;
+                let flagged = snippet.changed.get(i).copied().unwrap_or(false)
+                    && token >= info.line_threshold
+                    && conf >= minimum;
                 any_flagged |= flagged;
                 match (&mut run, flagged) {
                     (Some((_, end, best)), true) if *lineno == *end + 1 => {
@@ -290,7 +285,12 @@ pub fn from_scores(
             // changed line, as the model was calibrated (a weakness the model is sure of is not
             // dropped for want of a line). Whether the weakness is the change's and not the
             // surrounding code's is settled by the focus re-check (`confirm_in_focus`).
-            if let Some((i, _, conf)) = top.filter(|_| !any_flagged) {
+            if any_flagged {
+                continue;
+            }
+            if let Some((i, conf)) =
+                top_changed_line(snippet, score, label_index, threshold, minimum)
+            {
                 if let Some(lineno) = snippet.line_numbers.get(i) {
                     run = Some((*lineno, *lineno, conf));
                     flush(&mut run);
@@ -330,24 +330,18 @@ pub fn confirm_in_focus(
             let threshold = info.thresholds.get(label).copied().unwrap_or(1.0);
             let minimum = config.min_confidence_for(&finding.cwe);
             let (mut token, mut window) = (0.0f32, 0.0f32);
-            // the top-scoring changed line where the label fires: the finding may rest on it alone
-            let mut top: Option<(u32, f32)> = None;
             for (i, changed) in snippet.changed.iter().enumerate() {
-                if !*changed {
-                    continue;
+                if *changed {
+                    let (line_token, line_window) = score.at(i, label);
+                    token = token.max(line_token);
+                    window = window.max(line_window);
                 }
-                let (line_token, line_window) = score.at(i, label);
-                if confidence(line_window, threshold) >= minimum
-                    && top.is_none_or(|(_, best)| line_token > best)
-                {
-                    top = snippet.line_numbers.get(i).map(|n| (*n, line_token));
-                }
-                token = token.max(line_token);
-                window = window.max(line_window);
             }
             let conf = confidence(window, threshold);
-            let top_is_finding =
-                top.is_some_and(|(n, _)| (finding.start_line..=finding.end_line).contains(&n));
+            // the finding may rest on the scope's top changed line alone
+            let top_is_finding = top_changed_line(snippet, score, label, threshold, minimum)
+                .and_then(|(i, _)| snippet.line_numbers.get(i))
+                .is_some_and(|n| (finding.start_line..=finding.end_line).contains(n));
             if (token < info.line_threshold && !top_is_finding) || conf < minimum {
                 tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, token, conf, "dropped: does not hold in its own scope");
                 return None;
@@ -356,6 +350,30 @@ pub fn confirm_in_focus(
             Some(finding)
         })
         .collect()
+}
+
+/// The changed snippet line with the highest token score among those where `label` fires (window
+/// confidence >= `minimum`), with its confidence: where a finding points when no changed line passes
+/// the line threshold. The first line wins a tie.
+fn top_changed_line(
+    snippet: &Snippet,
+    score: &SnippetScores,
+    label: usize,
+    threshold: f32,
+    minimum: f32,
+) -> Option<(usize, f32)> {
+    let mut top: Option<(usize, f32, f32)> = None;
+    for (i, changed) in snippet.changed.iter().enumerate() {
+        if !*changed {
+            continue;
+        }
+        let (token, window) = score.at(i, label);
+        let conf = confidence(window, threshold);
+        if conf >= minimum && top.is_none_or(|(_, best, _)| token > best) {
+            top = Some((i, token, conf));
+        }
+    }
+    top.map(|(i, _, conf)| (i, conf))
 }
 
 /// Where several CWEs flag overlapping lines, keep the most confident one, plus any other that is
