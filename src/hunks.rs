@@ -89,20 +89,15 @@ fn snippet(
 /// function can hide the new function after it (measured: an `os.system` call scored 0.07 read after
 /// a neighbour's decorator, 0.998 read alone). A view per new definition costs one more read of the
 /// new code and makes the finding independent of where the hunk happens to start.
-pub fn definition_views(files: &[ChangedFile], snippets: &[Snippet]) -> Vec<Snippet> {
+pub fn definition_views(snippets: &[Snippet]) -> Vec<Snippet> {
     let mut views = Vec::new();
     for snippet in snippets {
-        let Some(file) = files.get(snippet.file) else {
-            continue;
-        };
-        let lines: Vec<&str> = file.content.lines().collect();
-        let text_of = |n: u32| lines.get(n as usize - 1).copied().unwrap_or_default();
+        // the snippet's own lines, one per line number, already as the model reads them
+        let lines: Vec<&str> = snippet.text.split('\n').collect();
         let mut i = 0;
-        while i < snippet.line_numbers.len() {
-            let lineno = snippet.line_numbers[i];
-            let head = text_of(lineno);
-            let starts_definition = is_definition(head) || head.trim_start().starts_with('@');
-            if !(starts_definition && snippet.changed.get(i).copied().unwrap_or(false)) {
+        while i < lines.len().min(snippet.line_numbers.len()) {
+            let head = lines[i];
+            if !(is_header(head) && snippet.changed.get(i).copied().unwrap_or(false)) {
                 i += 1;
                 continue;
             }
@@ -111,13 +106,12 @@ pub fn definition_views(files: &[ChangedFile], snippets: &[Snippet]) -> Vec<Snip
             // that is not the header itself (decorators and the `def` line share an indentation)
             let mut last = i;
             let mut seen_def = is_definition(head);
-            for (j, n) in snippet.line_numbers.iter().enumerate().skip(i + 1) {
-                let line = text_of(*n);
+            for (j, line) in lines.iter().enumerate().skip(i + 1) {
                 if line.trim().is_empty() {
                     continue;
                 }
                 if indent_of(line) <= indent {
-                    if !seen_def && (is_definition(line) || line.trim_start().starts_with('@')) {
+                    if !seen_def && is_header(line) {
                         seen_def = is_definition(line);
                         last = j;
                         continue;
@@ -126,17 +120,12 @@ pub fn definition_views(files: &[ChangedFile], snippets: &[Snippet]) -> Vec<Snip
                 }
                 last = j;
             }
-            if i > 0 || last + 1 < snippet.line_numbers.len() {
-                let numbers = snippet.line_numbers[i..=last].to_vec();
+            if i > 0 || last + 1 < lines.len() {
                 views.push(Snippet {
                     file: snippet.file,
-                    text: numbers
-                        .iter()
-                        .map(|n| model_line(text_of(*n)))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
+                    text: lines[i..=last].join("\n"),
+                    line_numbers: snippet.line_numbers[i..=last].to_vec(),
                     changed: snippet.changed[i..=last].to_vec(),
-                    line_numbers: numbers,
                 });
             }
             i = last + 1;
@@ -170,7 +159,7 @@ pub fn focus_snippet(file_index: usize, file: &ChangedFile, start: u32, end: u32
         }
         let above_indent = indent_of(above);
         if above_indent < indent || (indent == 0 && above_indent == 0 && is_definition(above)) {
-            if is_definition(above) || above.trim_start().starts_with('@') {
+            if is_header(above) {
                 first -= 1;
             }
             break;
@@ -189,6 +178,11 @@ pub fn focus_snippet(file_index: usize, file: &ChangedFile, start: u32, end: u32
         changed: numbers.iter().map(|n| (start..=end).contains(n)).collect(),
         line_numbers: numbers,
     }
+}
+
+/// A definition line or a decorator: where a definition's header starts.
+fn is_header(line: &str) -> bool {
+    is_definition(line) || line.trim_start().starts_with('@')
 }
 
 fn is_definition(line: &str) -> bool {
@@ -321,7 +315,7 @@ mod tests {
         let content = "@app.route('/h')\ndef health():\n    return 'ok'\n\n\n@app.route('/p')\ndef ping():\n    os.system('ping ' + h)\n    return 'sent'\n\n\ndef report():\n    return 1\n";
         let files = [file(content, &(4..=13).collect::<Vec<_>>())];
         let snippets = build_snippets(&files, 3);
-        let views = definition_views(&files, &snippets);
+        let views = definition_views(&snippets);
         let spans: Vec<(u32, u32)> = views
             .iter()
             .map(|v| (v.line_numbers[0], *v.line_numbers.last().unwrap()))
@@ -340,6 +334,6 @@ mod tests {
         let content = "def a():\n    x = 1\n    y = 2\n";
         let files = [file(content, &[3])];
         let snippets = build_snippets(&files, 3);
-        assert!(definition_views(&files, &snippets).is_empty());
+        assert!(definition_views(&snippets).is_empty());
     }
 }

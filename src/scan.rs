@@ -74,7 +74,7 @@ pub fn scan(
     timings.changed_lines = diff.files.iter().map(|f| f.added_lines.len()).sum();
 
     let mut snippets = hunks::build_snippets(&diff.files, options.config.context_lines);
-    let views = hunks::definition_views(&diff.files, &snippets);
+    let views = hunks::definition_views(&snippets);
     snippets.extend(views);
     let (findings, model_info) = if snippets.is_empty() {
         // Nothing to score: do not require ONNX Runtime for an empty diff.
