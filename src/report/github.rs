@@ -60,7 +60,7 @@ pub fn write_annotations(out: &mut dyn Write, findings: &[Finding]) -> std::io::
 }
 
 /// One workflow command for a finding.
-pub fn annotation(finding: &Finding) -> String {
+fn annotation(finding: &Finding) -> String {
     let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
     let start = finding.start_line.max(1);
     let title = format!(
