@@ -211,10 +211,9 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     thresholds = {l: float(rep["thresholds"][i]) for i, l in enumerate(labels)}
     spread = _spread(rep, labels, report)
     if len(files) == 2:
-        fp32_vs_int8 = {
-            "fp32": _summary(report["fp32"]["real_crossfit"], report["fp32"]["pairs"], report["fp32"]["lines"], report["fp32"]["benign_fragment_fpr"]),
-            "int8": _summary(report["int8"]["real_crossfit"], report["int8"]["pairs"], report["int8"]["lines"], report["int8"]["benign_fragment_fpr"]),
-            "onnx_vs_torch_max_abs_diff": trained["onnx_vs_torch_max_abs_diff"]}
+        fp32_vs_int8 = {k: _summary(report[k]["real_crossfit"], report[k]["pairs"], report[k]["lines"],
+                                    report[k]["benign_fragment_fpr"]) for k in ("fp32", "int8")}
+        fp32_vs_int8["onnx_vs_torch_max_abs_diff"] = trained["onnx_vs_torch_max_abs_diff"]
     else:  # recalibrated: the comparison made when the model was trained, under the thresholds of that time
         fp32_vs_int8 = trained["fp32_vs_int8"]
     elapsed = round(time.time() - t_start, 1)
