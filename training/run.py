@@ -5,6 +5,8 @@
     python training/run.py --smoke --out /tmp/hg   # a few hundred examples, a few steps (< 3 min)
     python training/run.py --profile quick         # ~10-15 min first model
     python training/run.py --recalibrate models/   # new thresholds and metrics for a trained model
+    python training/run.py --pretrain              # (re)pretrain the encoder on the corpus: training/pretrained/
+    python training/run.py --corpus-manifest       # re-pin training/corpus/packages.txt into corpus/manifest.tsv
 """
 from __future__ import annotations
 
@@ -27,9 +29,23 @@ def main(argv=None) -> int:
     ap.add_argument("--recalibrate", type=Path, default=None, metavar="DIR",
                     help="train nothing: score the model in DIR (written by this pipeline with the same profile and "
                          "seed) on the validation split, calibrate its thresholds and evaluate it anew")
+    ap.add_argument("--pretrain", action="store_true",
+                    help="only download the corpus and masked-LM pretrain the encoder into training/pretrained/")
+    ap.add_argument("--corpus-manifest", action="store_true",
+                    help="resolve training/corpus/packages.txt to pinned sdists (corpus/manifest.tsv) and stop")
     args = ap.parse_args(argv)
     profile = args.profile or ("smoke" if args.smoke else "full")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.corpus_manifest:
+        from hunkguard_train.corpus import resolve_manifest
+
+        resolve_manifest()
+        return 0
+    if args.pretrain:
+        from hunkguard_train.pipeline import pretrain_only
+
+        pretrain_only(profile=profile, seed=args.seed)
+        return 0
     from hunkguard_train.pipeline import run
 
     run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate)

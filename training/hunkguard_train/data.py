@@ -30,7 +30,7 @@ class Example:
     uid: str
     lines: Lines
     labels: frozenset  # canonical CWE ids of the whole example (empty = safe)
-    origin: str  # realfix | codeql | bandit | synth | benign
+    origin: str  # realfix | advisory | codeql | bandit | corpus | synth | benign
     group: str  # split unit
     kind: str = "vuln"  # vuln | fix | neg | hard-negative | benign
     pair: str | None = None
@@ -47,7 +47,7 @@ class Example:
 
     @property
     def real(self) -> bool:
-        return self.origin in ("realfix", "codeql", "bandit", "benign")
+        return self.origin in ("realfix", "advisory", "codeql", "bandit", "benign", "corpus")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -111,7 +111,7 @@ def load_seed(cat: Catalogue, stats: Counter) -> list[Example]:
 # ------------------------------------------------------------------------------------------ realfix
 def realfix_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = None) -> Example | None:
     stats = stats if stats is not None else Counter()
-    group = f"realfix:{r['commit_link']}"
+    group = fix_group(repo_of_link(r["commit_link"]))
     if r.get("cwe") is None:
         stats["realfix_fix"] += 1
         return Example(r["id"], Lines.from_code(r["code"]), frozenset(), "realfix", group, kind="fix",
@@ -129,6 +129,58 @@ def realfix_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = N
     stats["realfix_vul"] += 1
     return Example(r["id"], lines, frozenset([canon]), "realfix", group, kind="vuln", pair=r["pair_id"],
                    meta={"commit": r["commit_link"]})
+
+
+def repo_of_link(link: str) -> str:
+    m = re.search(r"github\.com/([^/]+/[^/]+)/commit", link or "")
+    return (m.group(1) if m else link or "unknown").lower()
+
+
+def fix_group(repo: str) -> str:
+    """Real fixes (realfix and advisory) are split by repository, never by function or commit."""
+    return f"fix:{repo.lower()}"
+
+
+def advisory_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = None) -> Example | None:
+    """One side of an advisory fix pair. Pairs whose advisory names no catalogue class (`other`) are dropped:
+    their vulnerable side is not safe, and no label of ours describes it."""
+    stats = stats if stats is not None else Counter()
+    group = fix_group(r["repo"])
+    if r.get("cwe") is None:
+        return Example(r["id"], Lines.from_code(r["code"]), frozenset(), "advisory", group, kind="fix",
+                       pair=r["pair_id"], meta={"commit": r["fix_commit"], "repo": r["repo"]})
+    canon = cat.canonical(r["cwe"]) if r["cwe"] != "other" else None
+    if canon is None:
+        stats[f"advisory_unlabelled:{r['cwe']}"] += 1
+        return None
+    vl = r.get("vuln_lines") or []
+    n = len(Lines.from_code(r["code"]).text)
+    if vl:
+        lines = Lines.from_code(r["code"], {l: {canon} for l in vl})
+    else:
+        lines = Lines.from_code(r["code"], None, set(range(1, n + 1)))
+    stats["advisory_vul"] += 1
+    return Example(r["id"], lines, frozenset([canon]), "advisory", group, kind="vuln", pair=r["pair_id"],
+                   meta={"commit": r["fix_commit"], "repo": r["repo"], "cwe_origin": r.get("cwe_origin")})
+
+
+def load_advisory(cat: Catalogue, stats: Counter) -> list[Example]:
+    """advisory_train.jsonl: both sides of every pair whose vulnerable side has a catalogue label."""
+    path = DATA_DIR / "advisory_train.jsonl"
+    if not path.exists():
+        log.warning("%s missing: no advisory pairs", path)
+        return []
+    recs = _read_jsonl(path)
+    keep = {r["pair_id"] for r in recs if r.get("cwe") and r["cwe"] != "other" and cat.canonical(r["cwe"])}
+    out = []
+    for r in recs:
+        if r["pair_id"] not in keep:
+            continue
+        ex = advisory_record_to_example(r, cat, stats)
+        if ex is not None:
+            out.append(ex)
+    stats["advisory_fix"] = sum(e.kind == "fix" for e in out)
+    return out
 
 
 def load_realfix(cat: Catalogue, stats: Counter) -> list[Example]:
@@ -307,6 +359,56 @@ def unlabelled_corpus(seed: int, max_chars: int, exclude_groups: set[str]) -> li
     return out
 
 
+# ------------------------------------------------------------------------------------------ distilled corpus
+def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Counter, seed: int,
+                    neg_per_pos: float, max_neg_train: int, max_neg_val: int, max_pos_per_label: int) -> list[Example]:
+    """Chunks of the distilled corpus as examples. Chunks with a Bandit-derived positive line are `corpus`
+    positives; chunks whose only findings a labelling rule cleared are `corpus` hard negatives (those lines are
+    known safe); chunks without any finding are `benign` (ordinary real code) and are sampled. Masked lines
+    (a finding nobody could decide) are left out of the token loss."""
+    rng = random.Random(f"{seed}:corpus-examples")
+    pos, hard, neg = [], [], {"train": [], "val": []}
+    for c in chunks:
+        split = split_of.get(c.package, "train")
+        n = c.code.count("\n") + 1
+        ll = {k: {cat.canonical(l) for l in v} - {None} for k, v in c.line_labels.items()}
+        ll = {k: v for k, v in ll.items() if v}
+        unknown = set(c.masked) | {k for k, v in c.line_labels.items() if k not in ll}
+        uid = f"corpus:{c.package}/{c.path}:{c.start}"
+        meta = {"package": c.package, "path": c.path, "start": c.start, "split": split,
+                "rules": [list(r) for r in c.rules]}
+        group = f"corpus:{c.package}"
+        if ll:
+            labels = frozenset().union(*ll.values())
+            pos.append(Example(uid, Lines.from_code(c.code, ll, unknown), labels, "corpus", group, kind="vuln",
+                               family=c.package, meta=meta))
+        elif c.safe_lines:
+            hard.append(Example(uid, Lines.from_code(c.code, None, unknown), frozenset(), "corpus", group,
+                                kind="hard-negative", family=c.package, meta=dict(meta, safe=c.safe_lines)))
+        elif not unknown and n >= 3:
+            neg[split].append(Example(uid, Lines.from_code(c.code), frozenset(), "benign", group, kind="benign",
+                                      family=c.package, meta=meta))
+    # a label may bring at most `max_pos_per_label` training positives (B608 and hard-coded strings are common)
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for e in pos:
+        by_label[min(e.labels)].append(e)
+    kept = []
+    for lab, exs in sorted(by_label.items()):
+        tr = [e for e in exs if e.meta["split"] == "train"]
+        va = [e for e in exs if e.meta["split"] == "val"]
+        rng.shuffle(tr)
+        kept += tr[:max_pos_per_label] + va
+        stats[f"corpus_pos:{lab}"] = len(exs)
+    n_train_pos = sum(e.meta["split"] == "train" for e in kept)
+    for split, cap in (("train", min(max_neg_train, int(neg_per_pos * max(n_train_pos, 1)))), ("val", max_neg_val)):
+        rng.shuffle(neg[split])
+        neg[split] = neg[split][:cap]
+    stats["corpus_positive"] = len(kept)
+    stats["corpus_hard_negative"] = len(hard)
+    stats["corpus_negative"] = len(neg["train"]) + len(neg["val"])
+    return kept + hard + neg["train"] + neg["val"]
+
+
 # ------------------------------------------------------------------------------------------ dedup + split
 def norm_key(code: str) -> str:
     return hashlib.sha1(re.sub(r"\s+", "", code).encode()).hexdigest()
@@ -347,7 +449,8 @@ def assign_split(examples: list[Example], seed: int, val_every: dict[str, int] |
     """group -> 'train' | 'val'. Groups are stratified by their main label inside each origin, then every
     k-th group (in a seeded hash order) goes to validation, so each label gets held-out groups when it has
     several."""
-    val_every = val_every or {"realfix": 4, "codeql": 4, "bandit": 4, "synth": 5, "benign": 5}
+    val_every = val_every or {"realfix": 4, "advisory": 4, "codeql": 4, "bandit": 4, "synth": 5, "benign": 5,
+                              "corpus": 7}
     groups: dict[str, dict] = {}
     for e in examples:
         g = groups.setdefault(e.group, {"origin": e.origin, "labels": Counter()})
@@ -368,8 +471,12 @@ def assign_split(examples: list[Example], seed: int, val_every: dict[str, int] |
     return split
 
 
-def split_examples(examples: list[Example], seed: int, stats: Counter) -> tuple[list[Example], list[Example]]:
+def split_examples(examples: list[Example], seed: int, stats: Counter,
+                   forced: dict[str, str] | None = None) -> tuple[list[Example], list[Example]]:
+    """Train/validation by group; `forced` fixes the split of some groups (the corpus packages' pinned split,
+    and the fix repositories that are also corpus packages)."""
     split = assign_split(examples, seed)
+    split.update({g: s for g, s in (forced or {}).items() if g in split})
     train = [e for e in examples if split[e.group] == "train"]
     val = [e for e in examples if split[e.group] == "val"]
     # pairs never straddle (pairs share a commit/family); drop train items identical to a val item

@@ -248,7 +248,7 @@ def metrics_for(preds: list[set], scores: list[float] | None, exs: list[Example]
 
     out["binary_labelled"] = binf(lab)
     out["binary_with_benign"] = binf(list(range(len(exs))))
-    for o in ("realfix", "codeql", "bandit"):
+    for o in ("realfix", "advisory", "codeql", "bandit", "corpus"):
         out[f"binary_{o}"] = binf([i for i in lab if exs[i].origin == o])
     out["benign_fpr"] = round(float(ypred[ben].mean()), 4) if ben else None
     out["benign_n"] = len(ben)
@@ -286,7 +286,7 @@ def metrics_for(preds: list[set], scores: list[float] | None, exs: list[Example]
 def pair_ranking(results: list[dict], exs: list[Example], label_index: dict) -> dict:
     by_pair = defaultdict(dict)
     for r, e in zip(results, exs):
-        if e.origin == "realfix" and e.pair:
+        if e.origin in ("realfix", "advisory") and e.pair:
             by_pair[e.pair]["vul" if e.positive else "fix"] = (r, e)
     wins, n = 0.0, 0
     wins_any = 0.0

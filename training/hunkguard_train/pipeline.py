@@ -34,23 +34,31 @@ STRIDE = 128
 
 PROFILES = {
     # a few hundred examples, a few steps: checks the whole file set end to end
-    "smoke": dict(benign_max=400, benign_per_pkg=4, benign_files_per_pkg=2, synth_max=200, real_max=160,
+    "smoke": dict(corpus_packages=["flask-mail", "flask-babel", "records", "flask-socketio", "python3-saml"],
+                  corpus_neg_per_pos=3, corpus_max_neg_train=150, corpus_max_neg_val=60, corpus_max_pos_per_label=40,
+                  benign_max=400, benign_per_pkg=4, benign_files_per_pkg=2, synth_max=200, real_max=160,
                   vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=3,
                   variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
                   epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8,
                   pair_variants={"realfix": 1, "synth": 1}, pair_batch=4),
     # ~10-15 minutes: the first model for the runtime integration
-    "quick": dict(benign_max=9000, benign_per_pkg=120, benign_files_per_pkg=30, synth_max=6000, real_max=None,
+    "quick": dict(corpus_neg_per_pos=2, corpus_max_neg_train=8000, corpus_max_neg_val=1500, corpus_max_pos_per_label=800,
+                  benign_max=3000, benign_per_pkg=120, benign_files_per_pkg=30, synth_max=6000, real_max=None,
                   vocab=8000, corpus_chars=12_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=0,
                   variants={"realfix": 3, "codeql": 3, "bandit": 3, "synth": 1, "benign": 0.6, "default": 1},
                   epochs=1.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=800, mlm_batch=16,
                   pair_variants={"realfix": 4, "synth": 1}, ft_time_limit=300),
-    # the shipped model: ~70-75 minutes on 2 cores (12 min masked-LM pretraining, 5.5 epochs fine-tuning)
-    "full": dict(benign_max=26000, benign_per_pkg=300, benign_files_per_pkg=60, synth_max=None, real_max=None,
-                 vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=2000,
-                 variants={"realfix": 6, "codeql": 6, "bandit": 6, "synth": 1, "benign": 0.7, "default": 1},
-                 epochs=5.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=1500, mlm_batch=16,
-                 pair_variants={"realfix": 6, "synth": 1}, pair_batch=4, mlm_time_limit=720, ft_time_limit=3300),
+    # the shipped model: masked-LM pretraining on the corpus (50 min, or the committed checkpoint), then 45 min
+    # of fine-tuning on distilled corpus code, real fixes, seed code, synthetic twins and benign code
+    "full": dict(mlm_corpus_chars=45_000_000, mlm_lr=1e-3, corpus_neg_per_pos=2.5, corpus_max_neg_train=22000,
+                 corpus_max_neg_val=2500, corpus_max_pos_per_label=1500, benign_max=4000, benign_per_pkg=60,
+                 benign_files_per_pkg=20, synth_max=5000, real_max=None,
+                 vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=6000,
+                 variants={"realfix": 5, "advisory": 5, "codeql": 5, "bandit": 5, "corpus": 1, "synth": 1, "benign": 1,
+                           "default": 1},
+                 epochs=3.0, max_steps=None, lr=1.5e-3, batch_tokens=4096, benign_val_eval=2500, mlm_batch=16,
+                 pair_variants={"realfix": 5, "advisory": 4, "synth": 1}, pair_batch=4, mlm_time_limit=3000,
+                 ft_time_limit=2700),
 }
 
 
@@ -107,14 +115,36 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         seed_ex = random.Random(seed).sample(seed_ex, min(len(seed_ex), cfg["real_max"]))
         keep_pairs = set(random.Random(seed).sample(sorted({e.pair for e in real_ex}), cfg["real_max"] // 2))
         real_ex = [e for e in real_ex if e.pair in keep_pairs]
+    adv_ex = D.load_advisory(cat, stats)
+    if cfg.get("real_max"):
+        keep_pairs = set(random.Random(seed).sample(sorted({e.pair for e in adv_ex}), min(len({e.pair for e in adv_ex}), cfg["real_max"] // 2)))
+        adv_ex = [e for e in adv_ex if e.pair in keep_pairs]
     benign_ex = D.load_benign(cat, stats, seed, cfg["benign_max"], cfg["benign_per_pkg"], cfg["benign_files_per_pkg"])
-    all_ex = D.dedup(seed_ex + real_ex + synth_ex + benign_ex, stats)
-    train_ex, val_ex = D.split_examples(all_ex, seed, stats)
+    # the real-Python corpus, distilled from Bandit with context rules (the bulk of the training data)
+    timer.start("corpus")
+    rows, corpus_files, corpus_sha = corpus_rows_and_files(cfg)
+    from .corpus import CACHE, corpus_stats, normalise
+    from .distil import distil
+
+    chunks = _distilled(corpus_files, rows, corpus_sha, stats)
+    split_of = {r["package"]: r["split"] for r in rows}
+    corpus_ex = D.corpus_examples(chunks, split_of, cat, stats, seed, cfg["corpus_neg_per_pos"],
+                                  cfg["corpus_max_neg_train"], cfg["corpus_max_neg_val"], cfg["corpus_max_pos_per_label"])
+    # a fix repository that is also a corpus package takes the package's split: held-out code stays held out
+    forced = {f"corpus:{p}": sp for p, sp in split_of.items()}
+    for e in real_ex + adv_ex:
+        pkg = normalise(e.group.split("/")[-1])
+        for cand in (pkg, pkg.replace("python-", ""), f"django-{pkg}"):
+            if cand in split_of:
+                forced[e.group] = split_of[cand]
+    timer.start("data")
+    all_ex = D.dedup(seed_ex + real_ex + adv_ex + corpus_ex + synth_ex + benign_ex, stats)
+    train_ex, val_ex = D.split_examples(all_ex, seed, stats, forced)
     # evaluation cost: keep a sample of held-out benign code (all packages represented)
     val_benign = [e for e in val_ex if e.origin == "benign"]
     if len(val_benign) > cfg["benign_val_eval"]:
         val_benign = random.Random(seed).sample(val_benign, cfg["benign_val_eval"])
-    val_real = [e for e in val_ex if e.origin in ("realfix", "codeql", "bandit")] + val_benign
+    val_real = [e for e in val_ex if e.origin in ("realfix", "advisory", "codeql", "bandit", "corpus")] + val_benign
     val_synth = [e for e in val_ex if e.origin == "synth"]
     n_counts = {
         "train": dict(Counter(e.origin for e in train_ex)), "val": dict(Counter(e.origin for e in val_ex)),
@@ -124,16 +154,20 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         "train_labels": dict(Counter(l for e in train_ex for l in e.labels)),
         "val_real_labels": dict(Counter(l for e in val_real for l in e.labels)),
         "synth_modules": dict(Counter(e.meta.get("module") for e in synth_ex)),
+        "corpus": corpus_stats(corpus_files, rows),
+        "corpus_manifest_sha256": corpus_sha,
     }
     log.info("counts: %s", json.dumps(n_counts))
-    fp = D.data_fingerprint([D.DATA_DIR / "seed_train.jsonl", D.DATA_DIR / "realfix_train.jsonl"],
-                            sorted(f"{e.uid}\t{sorted(e.labels)}\t{e.code}" for e in synth_ex + benign_ex))
+    fp = D.data_fingerprint([D.DATA_DIR / "seed_train.jsonl", D.DATA_DIR / "realfix_train.jsonl",
+                             D.DATA_DIR / "advisory_train.jsonl"],
+                            [corpus_sha] + sorted(f"{e.uid}\t{sorted(e.labels)}\t{e.code}" for e in synth_ex + benign_ex))
 
     stage = Path(tempfile.mkdtemp(prefix="stage_", dir=work_dir))
     if recalibrate:
         tok, files, trained = _load_trained(Path(recalibrate), stage)
     else:
-        tok, files, trained = _train_and_export(cfg, seed, train_ex, val_ex, labels, label_index, timer, stage)
+        tok, files, trained = _train_and_export(cfg, seed, train_ex, val_ex, labels, label_index, timer, stage,
+                                                (rows, corpus_files, corpus_sha))
 
     # ------------------------------------------------------------------ score validation with both files
     timer.start("score_val")
@@ -198,6 +232,10 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     b_frag_filt, b_frag_any, _ = run_bandit([type(e)(e.uid, f, e.labels, e.origin, e.group) for e, f in zip(val_benign, ben_frag)], cat, work_dir)
     b_frag_fpr = float(np.mean([bool(x) for x in b_frag_filt])) if b_frag_filt else None
     pr_b = _bandit_pairs(b_filt, val_real)
+    timer.start("real_eval")
+    real_eval = _real_eval(files[chosen], tok, rep, val_real, res[chosen][:nR], folds[:nR], b_filt, val_benign,
+                           chunks, corpus_files, rows, cat, labels, seed, work_dir, cfg)
+    log.info("real-code evaluation: %s", json.dumps({k: v for k, v in real_eval.items() if k != "quiet"}, default=_json_default)[:3000])
     timer.stop()
 
     # ------------------------------------------------------------------ write the file set
@@ -236,6 +274,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         "training": trained["training"] if recalibrate else dict(trained["training"], profile=profile, seed=seed),
         "timings_s": dict(timer.t, total=elapsed) if not recalibrate else trained["timings_s"],
         "bandit_info": b_info,
+        "real_code": real_eval,
     }
     now = dt.datetime.now(dt.timezone.utc)
     manifest = {
@@ -271,16 +310,151 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     return manifest
 
 
+def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val_benign, chunks, corpus_files, rows,
+               cat, labels, seed: int, work_dir: Path, cfg: dict) -> dict:
+    """The targets on held-out real code (realeval), with the shipped thresholds and cross-fitted beside."""
+    from . import realeval as RE
+    from .distil import chunk_id, labelled_files
+
+    th = np.asarray(rep["thresholds"])
+    line_th = float(rep["line_threshold"])
+    th_x = [np.asarray(rep["fold_thresholds"][1 - int(f)]) for f in folds]
+    predict = onnx_predictor(model_path)
+    out: dict = {}
+    # Bandit's ground, whole chunks and unparsable fragments of them
+    idx = [i for i, e in enumerate(val_real) if e.origin == "corpus" and e.positive]
+    ground_ex = [val_real[i] for i in idx]
+    out["bandit_ground"] = {
+        "shipped": RE.ground_recall([R[i] for i in idx], ground_ex, [th] * len(idx), labels, line_th),
+        "crossfit": RE.ground_recall([R[i] for i in idx], ground_ex, [th_x[i] for i in idx], labels, line_th),
+        "bandit_on_chunks": RE.bandit_family_recall([b_filt[i] for i in idx], ground_ex)}
+    pool = [e.lines for e in val_benign[:2000]] or None
+    frags = RE.unparsable_fragments(ground_ex, pool, seed)
+    fr = score_codes(predict, tok, [f.code for f in frags], MAX_LENGTH, STRIDE)
+    bf, _, _ = run_bandit(frags, cat, work_dir)
+    out["bandit_ground_fragments"] = {"n_fragments": len(frags),
+                                      "shipped": RE.ground_recall(fr, frags, [th] * len(frags), labels, line_th),
+                                      "bandit": RE.bandit_family_recall(bf, frags)}
+    # real fixes of held-out repositories
+    out["fix_pairs"] = {"shipped": RE.fix_pairs(R, val_real, [th] * len(R), labels),
+                        "crossfit": RE.fix_pairs(R, val_real, th_x, labels),
+                        "bandit": RE.bandit_fix_pairs(b_filt, val_real)}
+    # quiet: ordinary application code of held-out packages
+    cat_of = {r["package"]: r["category"] for r in rows}
+    app = [p for p in sorted(corpus_files) if any(r["package"] == p and r["split"] == "val" for r in rows)
+           and cat_of.get(p) in ("web", "cli", "ops", "client")]
+    qfiles = [(f"{p}/{f.path}", f.text) for p in app for f in labelled_files(corpus_files[p])]
+    random.Random(f"{seed}:quiet").shuffle(qfiles)
+    budget, picked = cfg.get("quiet_lines", 40_000), []
+    for name, text in qfiles:
+        if budget <= 0:
+            break
+        picked.append((name, text))
+        budget -= text.count("\n") + 1
+    out["quiet"] = RE.quiet(predict, tok, picked, th, labels, line_th, work_dir, MAX_LENGTH, STRIDE)
+    # context: the hand-checked sample
+    audit = RE.read_audit()
+    if audit:
+        code_of = {chunk_id(c): c.code for c in chunks}
+        split_of = {r["package"]: r["split"] for r in rows}
+        cases = []
+        for a in audit.values():
+            if a["chunk"] in code_of:
+                pkg = a["chunk"].split(":", 1)[1].split("/", 1)[0]
+                cases.append(dict(a, code=code_of[a["chunk"]], line_in_chunk=int(a["line_in_chunk"]),
+                                  rule_label=a["rule_label"] == "True", split=split_of.get(pkg, "train"),
+                                  label=cat.canonical(a["label"]) or a["label"]))
+        cr = score_codes(predict, tok, [c["code"] for c in cases], MAX_LENGTH, STRIDE)
+        out["context"] = RE.context_eval(cr, cases, th, labels, line_th)
+    return out
+
+
+def _distilled(corpus_files: dict, rows: list[dict], corpus_sha: str, stats: Counter) -> list:
+    """distil(), cached next to the corpus: keyed by the corpus manifest and the labelling code itself, so a changed
+    rule relabels and an unchanged one costs nothing."""
+    import hashlib
+    import pickle
+
+    from . import distil as Dz
+    from .corpus import CACHE
+
+    key = hashlib.sha256((corpus_sha + Path(Dz.__file__).read_text()).encode()).hexdigest()[:16]
+    cached = CACHE / f"distil-{key}.pickle"
+    if cached.exists():
+        with open(cached, "rb") as f:
+            chunks, st = pickle.load(f)
+    else:
+        st: Counter = Counter()
+        chunks = Dz.distil(corpus_files, rows, CACHE, st)
+        tmp = cached.with_suffix(".part")
+        with open(tmp, "wb") as f:
+            pickle.dump((chunks, st), f)
+        os.replace(tmp, cached)
+    stats.update(st)
+    return chunks
+
+
+def corpus_rows_and_files(cfg: dict) -> tuple[list[dict], dict, str]:
+    """The pinned corpus: manifest rows, files by package (downloaded into the cache when missing), and the
+    manifest's sha256."""
+    import hashlib
+    import pickle
+
+    from . import corpus as C
+
+    rows = C.read_manifest()
+    if cfg.get("corpus_packages"):  # the smoke profile's own tiny corpus: a few small pinned packages
+        rows = [r for r in rows if r["package"] in set(cfg["corpus_packages"])]
+    sha = C.manifest_sha256()
+    if cfg.get("corpus_packages"):
+        sha = hashlib.sha256((sha + "|" + ",".join(sorted(r["package"] for r in rows))).encode()).hexdigest()
+    C.download(rows)
+    # reading ~1 GB of archives takes minutes: keep the parsed corpus next to the archives, keyed by manifest
+    cached = C.CACHE / f"corpus-{sha[:16]}.pickle"
+    if cached.exists():
+        with open(cached, "rb") as f:
+            files = pickle.load(f)
+    else:
+        files = C.load_corpus(rows)
+        tmp = cached.with_suffix(".part")
+        with open(tmp, "wb") as f:
+            pickle.dump(files, f)
+        os.replace(tmp, cached)
+    return rows, files, sha
+
+
+def pretrain_only(profile: str = "full", seed: int = 1234) -> dict:
+    """`run.py --pretrain`: masked-LM pretraining on the corpus, written to training/pretrained/."""
+    from .pretrain import CHECKPOINT, pretrain
+
+    cfg = dict(PROFILES[profile])
+    torch.set_num_threads(2)
+    _seed_all(seed)
+    rows, files, sha = corpus_rows_and_files(cfg)
+    pcfg = dict(cfg, corpus_chars=cfg.get("mlm_corpus_chars", cfg["corpus_chars"]))
+    _, _, recipe = pretrain(files, rows, sha, pcfg, len(Catalogue().labels), MAX_LENGTH, seed,
+                            out=CHECKPOINT if profile == "full" else None)
+    return recipe
+
+
 def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_index, timer: Timer,
-                      stage: Path) -> tuple:
-    """Tokenizer, training windows, (masked-LM) pretraining, fine-tuning, ONNX export and int8 quantization.
+                      stage: Path, corpus: tuple) -> tuple:
+    """Tokenizer and pretrained encoder (the committed checkpoint when it matches the corpus and config, else
+    masked-LM pretraining now), training windows, fine-tuning, ONNX export and int8 quantization.
     Returns the tokenizer, the exported files by variant, and what the manifest says about training."""
-    timer.start("tokenizer")
-    val_groups = {e.group for e in val_ex}
-    corpus = D.unlabelled_corpus(seed, cfg["corpus_chars"], val_groups)
-    tok_texts = corpus + [e.code for e in train_ex]
-    tok = train_tokenizer(tok_texts, cfg["vocab"])
-    log.info("tokenizer: %d tokens in vocab from %d texts", tok.get_vocab_size(), len(tok_texts))
+    from .pretrain import CHECKPOINT, load_checkpoint, pretrain
+
+    rows, corpus_files, corpus_sha = corpus
+    timer.start("mlm_pretrain")
+    loaded = load_checkpoint(CHECKPOINT, corpus_sha, cfg, len(labels), MAX_LENGTH)
+    if loaded is None:
+        pcfg = dict(cfg, corpus_chars=cfg.get("mlm_corpus_chars", cfg["corpus_chars"]))
+        loaded = pretrain(corpus_files, rows, corpus_sha, pcfg, len(labels), MAX_LENGTH, seed)
+        mlm_info = dict(loaded[2]["mlm"], reused_checkpoint=False)
+    else:
+        mlm_info = dict(loaded[2]["mlm"], reused_checkpoint=True, corpus_manifest_sha256=corpus_sha)
+    tok, net, _ = loaded
+    log.info("tokenizer: %d tokens in vocab", tok.get_vocab_size())
 
     timer.start("augment")
     pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
@@ -291,13 +465,8 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     log.info("training windows: %d (%d positive), mean length %.1f", len(items), n_items_pos,
              np.mean([len(i.ids) for i in items]))
 
-    net = HunkNet(tok.get_vocab_size(), len(labels), d=cfg["d"], layers=cfg["layers"], heads=cfg["heads"],
-                  ff=cfg["ff"], max_len=MAX_LENGTH)
     n_params = sum(p.numel() for p in net.parameters())
     log.info("model: %d parameters %s", n_params, net.config)
-    timer.start("mlm_pretrain")
-    mlm_info = mlm_pretrain(net, tok, corpus, cfg["mlm_steps"], cfg["mlm_batch"], MAX_LENGTH - 2, 1e-3, seed,
-                            cfg.get("mlm_time_limit"))
     timer.start("finetune")
     ft_info = finetune(net, items, cfg["epochs"], cfg["lr"], cfg["batch_tokens"], seed,
                        time_limit_s=cfg.get("ft_time_limit"), max_steps=cfg.get("max_steps"), pairs=pairs,
@@ -350,7 +519,8 @@ def _summary(m, pairs, lines, frag_fpr) -> dict:
     if m is None:
         return None
     return {"binary_labelled": m["binary_labelled"], "binary_with_benign": m["binary_with_benign"],
-            "binary_realfix": m["binary_realfix"], "binary_codeql": m["binary_codeql"], "binary_bandit_seed": m["binary_bandit"],
+            "binary_realfix": m["binary_realfix"], "binary_advisory": m.get("binary_advisory"),
+            "binary_corpus": m.get("binary_corpus"), "binary_codeql": m["binary_codeql"], "binary_bandit_seed": m["binary_bandit"],
             "benign_fpr": m["benign_fpr"], "benign_n": m["benign_n"], "benign_fragment_fpr": frag_fpr,
             "auc_labelled": m.get("auc_labelled"), "auc_with_benign": m.get("auc_with_benign"),
             "cwe_family_acc_tp": m["cwe_family_acc_tp"], "n_true_positives": m["n_true_positives"],
@@ -360,7 +530,7 @@ def _summary(m, pairs, lines, frag_fpr) -> dict:
 def _bandit_pairs(preds: list[set], exs) -> dict:
     by = {}
     for p, e in zip(preds, exs):
-        if e.origin == "realfix" and e.pair:
+        if e.origin in ("realfix", "advisory") and e.pair:
             by.setdefault(e.pair, {})["vul" if e.positive else "fix"] = (p, e)
     w = n = 0.0
     for d in by.values():

@@ -90,7 +90,7 @@ def make_pair_items(examples: list[Example], tok, label_index: dict[str, int], s
     token offset: (vul, fix, label index) for the ranking loss."""
     by_pair: dict[str, dict] = {}
     for ex in examples:
-        if ex.pair and ex.origin in ("realfix", "synth"):
+        if ex.pair and ex.origin in ("realfix", "advisory", "synth"):
             by_pair.setdefault(ex.pair, {})["vul" if ex.positive else "fix"] = ex
     out = []
     for key in sorted(by_pair):
@@ -194,8 +194,11 @@ def mlm_pretrain(net: HunkNet, tok, texts: list[str], steps: int, batch: int, ma
     losses = []
     done = 0
     for step in range(steps):
+        # like fine-tuning, the schedule follows steps or wall time, whichever runs out first
+        frac_t = (time.time() - t0) / time_limit_s if time_limit_s else 0.0
+        eff = max(step, int(frac_t * steps))
         for g in opt.param_groups:
-            g["lr"] = _lr(step, steps, lr, max(1, steps // 20))
+            g["lr"] = _lr(eff, steps, lr, max(1, steps // 20))
         starts = rng.integers(0, len(stream) - max_tokens, size=batch)
         x = np.stack([stream[s:s + max_tokens] for s in starts])
         ids = np.concatenate([np.full((batch, 1), CLS), x, np.full((batch, 1), SEP)], axis=1)
@@ -210,8 +213,12 @@ def mlm_pretrain(net: HunkNet, tok, texts: list[str], steps: int, batch: int, ma
         inp[rnd] = rng.integers(5, vocab, size=int(rnd.sum()))
         ids_t = torch.from_numpy(inp)
         att = torch.ones_like(ids_t)
-        logits = net.mlm_logits(ids_t, att)
-        loss = F.cross_entropy(logits.reshape(-1, vocab), torch.from_numpy(labels).reshape(-1), ignore_index=-100)
+        # the vocabulary projection is as costly as the encoder: pay it only at the masked positions
+        h, _ = net.encode(ids_t, att)
+        lab = torch.from_numpy(labels).reshape(-1)
+        at = torch.nonzero(lab >= 0).squeeze(1)
+        logits = F.linear(h.reshape(-1, h.shape[-1])[at], net.tok.weight, net.mlm_bias)
+        loss = F.cross_entropy(logits, lab[at])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -223,7 +230,8 @@ def mlm_pretrain(net: HunkNet, tok, texts: list[str], steps: int, batch: int, ma
         if time_limit_s and time.time() - t0 > time_limit_s:
             log.warning("mlm: time limit reached at step %d", step)
             break
-    return {"steps": done, "final_loss": float(np.mean(losses[-50:])), "seconds": round(time.time() - t0, 1)}
+    return {"steps": done, "final_loss": float(np.mean(losses[-50:])), "seconds": round(time.time() - t0, 1),
+            "tokens_seen": int(done * batch * (max_tokens + 2)), "corpus_tokens": int(len(stream))}
 
 
 # ------------------------------------------------------------------------------------------ fine-tuning
