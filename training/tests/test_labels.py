@@ -59,7 +59,7 @@ def test_realfix_mapping():
     base = {"id": "s:1:vul", "code": "def f(x):\n    q = 'a' + x\n    run(q)", "pair_id": "p1",
             "commit_link": "github.com/a/b/commit/1"}
     v = realfix_record_to_example(dict(base, cwe="CWE-326", vuln_lines=[2]), CAT)
-    assert v.labels == {"CWE-327"} and v.lines.labels[1] == {"CWE-327"} and v.group == "realfix:github.com/a/b/commit/1"
+    assert v.labels == {"CWE-327"} and v.lines.labels[1] == {"CWE-327"} and v.group == "fix:a/b"
     f = realfix_record_to_example(dict(base, id="s:1:fix", cwe=None, vuln_lines=[]), CAT)
     assert f.labels == frozenset() and f.kind == "fix" and f.pair == "p1"
     # a fix that only adds lines: sequence label kept, token labels masked
