@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import corpus as C
@@ -45,19 +45,24 @@ CONTEXT_RULED = {"B311": "CWE-338", "B303": "CWE-327", "B324": "CWE-327", "B105"
 # code quality, imports (a module imported is not a flaw), subprocess without a shell, urlopen scheme audits
 IGNORED = {"B101", "B110", "B112", "B113", "B310", "B603", "B606", "B607", "B104", "B613", "B615"}
 
-SECURITY_CONTEXT = re.compile(
-    r"passw|passwd|pwd|secret|token|salt|nonce|otp\b|csrf|xsrf|session|api_?key|auth|cookie|credential|"
-    r"signature|\bsign\b|signing|hmac|crypt|cipher|\biv\b|private|verification|verify_code|reset_code|"
-    r"activation|invite_code|captcha|\bpin\b|one_time|onetime|recovery", re.I)
-BENIGN_RANDOM = re.compile(
-    r"jitter|backoff|sleep|delay|retry|shuffle|sample|colou?r|mock|fake|demo|seed|weight|probab|port\b|"
-    r"simulat|noise|benchmark|example|placeholder|progress|animation|pick|ratio|percent", re.I)
+# Revised after reading 320 cases by hand (corpus/context_audit.tsv): "near a secret" was wrong 17 times of 17
+# for random, and words like session/cookie/key/verify around an md5 mostly meant cache keys and ETags.
+# A finding is now taught positive only when the line itself, the name it assigns, or the enclosing function says
+# what the value is for.
+SECRET_USE = re.compile(
+    r"passw|passwd|pwd|secret|token|salt|nonce|otp\b|csrf|xsrf|api_?key|credential|reset_code|verification_code|"
+    r"activation_code|one_time|onetime|obscur", re.I)
+WEAK_HASH_USE = re.compile(r"passw|passwd|pwd|secret|\bsign|signature|hmac|credential|token|nonce|salt|otp\b|"
+                           r"digest_?auth|authenticat|fingerprint_?cert|x509", re.I)
+NOT_SECRET_NAME = re.compile(r"type|url|uri|name|field|header|endpoint|path|prefix|suffix|format|label|param|env|"
+                             r"attr|column|message|prompt|regex|pattern|file|kind|mode|method|placeholder|help|title",
+                             re.I)
 NOT_A_SECRET = {
     "", "none", "null", "true", "false", "password", "passwd", "secret", "token", "bearer", "basic", "digest",
     "oauth", "oauth2", "access_token", "refresh_token", "id_token", "token_type", "api_key", "apikey", "x-api-key",
     "authorization", "auth", "login", "user", "username", "client_secret", "client_credentials", "password_grant",
     "jwt", "csrftoken", "csrf_token", "sessionid", "session", "key", "secret_key", "new_password", "old_password",
-    "confirm_password", "password1", "password2", "pass", "pwd", "tok", "utf-8", "utf8", "ascii", "hex", "base64",
+    "confirm_password", "pass", "pwd", "tok", "utf-8", "utf8", "ascii", "hex", "base64",
 }
 WEAK_DEFAULTS = {"admin", "changeme", "change_me", "password123", "secret123", "root", "toor", "default", "letmein",
                  "qwerty", "123456", "12345678", "admin123", "guest", "test123", "p@ssw0rd", "passw0rd"}
@@ -109,32 +114,38 @@ def decide(test_id: str, severity: str, confidence: str, line: str, around: str,
     label = CONTEXT_RULED[test_id]
     ctx = f"{line}\n{around}\n{func}"
     if test_id == "B311":
-        if SECURITY_CONTEXT.search(line) or SECURITY_CONTEXT.search(func):
+        target = line.split("=", 1)[0] if "=" in line.split("(", 1)[0] else ""
+        if SECRET_USE.search(target) or SECRET_USE.search(func):
             return Verdict(label, "positive", "B311:random-for-a-secret")
-        if SECURITY_CONTEXT.search(around) and not BENIGN_RANDOM.search(line):
-            return Verdict(label, "positive", "B311:random-near-a-secret")
         return Verdict(None, "safe", "B311:random-not-for-security")
     if test_id in ("B303", "B324"):
         if "usedforsecurity=False" in line.replace(" ", ""):
             return Verdict(None, "safe", f"{test_id}:usedforsecurity-false")
-        if SECURITY_CONTEXT.search(line) or SECURITY_CONTEXT.search(func) or SECURITY_CONTEXT.search(around):
+        if WEAK_HASH_USE.search(line) or WEAK_HASH_USE.search(func) or re.search(r"passw|secret|hmac", around, re.I):
             return Verdict(label, "positive", f"{test_id}:weak-hash-for-security")
         return Verdict(None, "safe", f"{test_id}:weak-hash-as-checksum")
     if test_id in ("B105", "B106", "B107"):
-        value = _literal_value(line)
-        if value is None:
-            m = re.search(r"""[rbuRBU]?(['"])(.*?)\1""", line)
-            value = m.group(2) if m else None
-        if value is None:
+        # the secret-named assignment or keyword argument on the line, else the first one
+        m = (re.search(r"""(\w*(?:pass|pwd|secret|token|key)\w*)['"]?\]?\s*[:=]\s*[rbuRBU]?(['"])(.*?)\2""", line, re.I)
+             or re.search(r"""(\w+)['"]?\]?\s*[:=]\s*[rbuRBU]?(['"])(.*?)\2""", line))
+        if m is None:
             return Verdict(None, "masked", f"{test_id}:no-literal")
-        name = line.split("=", 1)[0]
-        if _looks_like_secret(value, name):
+        name, value = m.group(1), m.group(3)
+        low = value.strip().lower()
+        if low in WEAK_DEFAULTS:
+            return Verdict(label, "positive", f"{test_id}:weak-default-credential")
+        if (low in NOT_A_SECRET or len(value.strip()) < 4 or NOT_SECRET_NAME.search(name)
+                or re.search(r"\{\w*\}|%\(?\w*\)?s|\$\{|<\w+>|^https?://|^/|\s", value) or set(low) <= set("*x.-_ ")
+                or low == name.lower() or low in ("dummy", "test", "example", "placeholder", "fake", "foo", "bar")):
+            return Verdict(None, "safe", f"{test_id}:not-a-credential")
+        if test_id == "B107" and not _looks_like_secret(value, name):
+            return Verdict(None, "safe", f"{test_id}:not-a-credential")
+        if SECRET_USE.search(name) or _looks_like_secret(value, name):
             return Verdict(label, "positive", f"{test_id}:credential-literal")
         return Verdict(None, "safe", f"{test_id}:not-a-credential")
     if test_id == "B108":
-        if re.search(r"\bopen\s*\(|\.write|makedirs|mkdir|os\.path\.join|Path\s*\(|chmod|\bcp\b|\bmv\b", ctx):
-            return Verdict(label, "positive", "B108:fixed-tmp-path-used")
-        return Verdict(None, "masked", "B108:tmp-string-unused")
+        # half of each kind was a real weakness when read by hand: teach neither
+        return Verdict(None, "masked", "B108:undecided")
     return Verdict(None, "masked", f"{test_id}:no-rule")
 
 
@@ -198,15 +209,29 @@ def run_bandit_tree(root: Path, packages: list[str], out_dir: Path, workers: int
 
 # ------------------------------------------------------------------------------------------ labelled chunks
 @dataclass
+class RawFinding:
+    """What Bandit said about one line, with the context the rules read."""
+    k: int  # 1-based line in the chunk
+    test_id: str
+    severity: str
+    confidence: str
+    line: str
+    around: str  # the file's lines from 3 above to 3 below
+    func: str  # the innermost enclosing def/class name, or ""
+
+
+@dataclass
 class Chunk:
     package: str
     path: str
     start: int  # 1-based first line in the file
     code: str
-    line_labels: dict[int, set]  # 1-based line in `code` -> labels
-    safe_lines: dict[int, str]  # 1-based line in `code` -> the rule that cleared a finding there
-    masked: set[int]  # 1-based lines in `code` whose label is unknown
-    rules: list[tuple[int, str, str]]  # (line in code, test id, rule)
+    findings: list = field(default_factory=list)  # RawFinding
+    # set by apply_rules
+    line_labels: dict = field(default_factory=dict)  # 1-based line in `code` -> labels
+    safe_lines: dict = field(default_factory=dict)  # 1-based line in `code` -> the rule that cleared a finding there
+    masked: set = field(default_factory=set)  # 1-based lines in `code` whose label is unknown
+    rules: list = field(default_factory=list)  # (line in code, test id, rule)
 
 
 def _enclosing_functions(tree) -> list[tuple[int, int, str]]:
@@ -257,7 +282,8 @@ def file_chunks(text: str, min_lines: int = 3, max_lines: int = 80) -> list[tupl
     return spans
 
 
-def label_file(pkg: str, f: C.SourceFile, findings: list[dict], stats: Counter) -> list[Chunk]:
+def chunk_file(pkg: str, f: C.SourceFile, findings: list[dict], stats: Counter) -> list[Chunk]:
+    """The file's chunks, each with Bandit's raw findings on its lines (no decision yet: `apply_rules`)."""
     lines = f.text.split("\n")
     try:
         funcs = _enclosing_functions(ast.parse(f.text))
@@ -267,42 +293,57 @@ def label_file(pkg: str, f: C.SourceFile, findings: list[dict], stats: Counter) 
     by_line: dict[int, list] = defaultdict(list)
     for r in findings:
         ln = int(r.get("line_number") or 0)
-        if not 1 <= ln <= len(lines):
-            continue
-        tid = r.get("test_id", "")
-        func = ""
-        for a, b, name in funcs:
-            if a <= ln <= b:
-                func = name  # innermost wins: ast.walk lists outer first
-        around = "\n".join(lines[max(0, ln - 4):ln + 3])
-        v = decide(tid, r.get("issue_severity", ""), r.get("issue_confidence", ""), lines[ln - 1], around, func)
-        stats[f"distil_{v.decision}"] += 1
-        stats[f"distil_rule:{v.rule}"] += 1
-        by_line[ln].append((tid, v))
+        if 1 <= ln <= len(lines):
+            by_line[ln].append(r)
     out = []
     for a, b in file_chunks(f.text):
-        code = "\n".join(lines[a - 1:b])
-        ll, safe, masked, rules = defaultdict(set), {}, set(), []
+        raw = []
         for ln in range(a, b + 1):
-            for tid, v in by_line.get(ln, []):
-                k = ln - a + 1
-                rules.append((k, tid, v.rule))
-                if v.decision == "positive":
-                    ll[k].add(v.label)
-                elif v.decision == "safe":
-                    safe[k] = v.rule
-                elif v.decision == "masked":
-                    masked.add(k)
+            for r in by_line.get(ln, []):
+                func = ""
+                for fa, fb, name in funcs:
+                    if fa <= ln <= fb:
+                        func = name  # innermost wins: ast.walk lists outer first
+                raw.append(RawFinding(ln - a + 1, r.get("test_id", ""), r.get("issue_severity", ""),
+                                      r.get("issue_confidence", ""), lines[ln - 1],
+                                      "\n".join(lines[max(0, ln - 4):ln + 3]), func))
+        out.append(Chunk(pkg, f.path, a, "\n".join(lines[a - 1:b]), raw))
+    return out
+
+
+def apply_rules(chunks: list[Chunk], stats: Counter) -> list[Chunk]:
+    """Decide every raw finding with `decide` and set each chunk's line labels, safe lines and masked lines. Cheap:
+    a changed rule relabels the whole corpus in seconds."""
+    for c in chunks:
+        ll, safe, masked, rules = defaultdict(set), {}, set(), []
+        for fd in c.findings:
+            v = decide(fd.test_id, fd.severity, fd.confidence, fd.line, fd.around, fd.func)
+            stats[f"distil_{v.decision}"] += 1
+            stats[f"distil_rule:{v.rule}"] += 1
+            rules.append((fd.k, fd.test_id, v.rule))
+            if v.decision == "positive":
+                ll[fd.k].add(v.label)
+            elif v.decision == "safe":
+                safe[fd.k] = v.rule
+            elif v.decision == "masked":
+                masked.add(fd.k)
         for k in ll:
             safe.pop(k, None)
             masked.discard(k)
-        out.append(Chunk(pkg, f.path, a, code, dict(ll), safe, masked, rules))
-    return out
+        c.line_labels, c.safe_lines, c.masked, c.rules = dict(ll), safe, masked, rules
+    stats["distil_chunks"] = len(chunks)
+    stats["distil_positive_chunks"] = sum(bool(c.line_labels) for c in chunks)
+    stats["distil_safe_chunks"] = sum(bool(c.safe_lines) and not c.line_labels for c in chunks)
+    return chunks
+
+
+# bump when chunking or what a RawFinding holds changes (the rules are applied after the cache)
+CHUNKING_VERSION = 1
 
 
 def distil(corpus: dict[str, list[C.SourceFile]], rows: list[dict], work: Path, stats: Counter,
            workers: int = 2) -> list[Chunk]:
-    """Every chunk of every non-test corpus file, with Bandit-derived line labels."""
+    """Every chunk of the labelled files, with Bandit's raw findings (run `apply_rules` for the labels)."""
     root = source_tree(corpus, work / "src")
     reports = run_bandit_tree(root, sorted(corpus), work / f"bandit-{BANDIT_VERSION}", workers)
     chunks = []
@@ -314,10 +355,7 @@ def distil(corpus: dict[str, list[C.SourceFile]], rows: list[dict], work: Path, 
             by_file[r["filename"][len(base):] if r["filename"].startswith(base) else r["filename"]].append(r)
         stats["distil_bandit_parse_errors"] += len(rep.get("errors", []))
         for f in labelled_files(corpus[pkg]):
-            chunks.extend(label_file(pkg, f, by_file.get(f.path, []), stats))
-    stats["distil_chunks"] = len(chunks)
-    stats["distil_positive_chunks"] = sum(bool(c.line_labels) for c in chunks)
-    stats["distil_safe_chunks"] = sum(bool(c.safe_lines) and not c.line_labels for c in chunks)
+            chunks.extend(chunk_file(pkg, f, by_file.get(f.path, []), stats))
     return chunks
 
 

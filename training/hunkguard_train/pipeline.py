@@ -42,7 +42,7 @@ PROFILES = {
                   epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8,
                   pair_variants={"realfix": 1, "synth": 1}, pair_batch=4),
     # ~10-15 minutes: the first model for the runtime integration
-    "quick": dict(corpus_neg_per_pos=2, corpus_max_neg_train=8000, corpus_max_neg_val=1500, corpus_max_pos_per_label=800,
+    "quick": dict(corpus_neg_per_pos=20, corpus_max_neg_train=8000, corpus_max_neg_val=1500, corpus_max_pos_per_label=800,
                   benign_max=3000, benign_per_pkg=120, benign_files_per_pkg=30, synth_max=6000, real_max=None,
                   vocab=8000, corpus_chars=12_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=0,
                   variants={"realfix": 3, "codeql": 3, "bandit": 3, "synth": 1, "benign": 0.6, "default": 1},
@@ -50,12 +50,12 @@ PROFILES = {
                   pair_variants={"realfix": 4, "synth": 1}, ft_time_limit=300),
     # the shipped model: masked-LM pretraining on the corpus (50 min, or the committed checkpoint), then 45 min
     # of fine-tuning on distilled corpus code, real fixes, seed code, synthetic twins and benign code
-    "full": dict(mlm_corpus_chars=45_000_000, mlm_lr=1e-3, corpus_neg_per_pos=2.5, corpus_max_neg_train=22000,
+    "full": dict(mlm_corpus_chars=45_000_000, mlm_lr=1e-3, corpus_neg_per_pos=40, corpus_max_neg_train=20000,
                  corpus_max_neg_val=2500, corpus_max_pos_per_label=1500, benign_max=4000, benign_per_pkg=60,
                  benign_files_per_pkg=20, synth_max=5000, real_max=None,
                  vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=6000,
-                 variants={"realfix": 5, "advisory": 5, "codeql": 5, "bandit": 5, "corpus": 1, "synth": 1, "benign": 1,
-                           "default": 1},
+                 variants={"realfix": 5, "advisory": 5, "codeql": 5, "bandit": 5, "corpus:vuln": 5,
+                           "corpus:hard-negative": 3, "synth": 1, "benign": 1, "default": 1},
                  epochs=3.0, max_steps=None, lr=1.5e-3, batch_tokens=4096, benign_val_eval=2500, mlm_batch=16,
                  pair_variants={"realfix": 5, "advisory": 4, "synth": 1}, pair_batch=4, mlm_time_limit=3000,
                  ft_time_limit=2700),
@@ -130,6 +130,11 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     split_of = {r["package"]: r["split"] for r in rows}
     corpus_ex = D.corpus_examples(chunks, split_of, cat, stats, seed, cfg["corpus_neg_per_pos"],
                                   cfg["corpus_max_neg_train"], cfg["corpus_max_neg_val"], cfg["corpus_max_pos_per_label"])
+    # installed packages harvested as benign code must not bring a held-out corpus package into training
+    held_out = {p for p, sp in split_of.items() if sp == "val"}
+    before = len(benign_ex)
+    benign_ex = [e for e in benign_ex if normalise((e.family or "").split("/", 1)[-1]) not in held_out]
+    stats["benign_dropped_held_out_package"] = before - len(benign_ex)
     # a fix repository that is also a corpus package takes the package's split: held-out code stays held out
     forced = {f"corpus:{p}": sp for p, sp in split_of.items()}
     for e in real_ex + adv_ex:
@@ -370,16 +375,16 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
 
 
 def _distilled(corpus_files: dict, rows: list[dict], corpus_sha: str, stats: Counter) -> list:
-    """distil(), cached next to the corpus: keyed by the corpus manifest and the labelling code itself, so a changed
-    rule relabels and an unchanged one costs nothing."""
+    """distil()'s chunks and raw Bandit findings, cached next to the corpus (keyed by the manifest and the chunking
+    version), then the labelling rules applied afresh: a changed rule costs seconds, not a new Bandit run."""
     import hashlib
     import pickle
 
     from . import distil as Dz
     from .corpus import CACHE
 
-    key = hashlib.sha256((corpus_sha + Path(Dz.__file__).read_text()).encode()).hexdigest()[:16]
-    cached = CACHE / f"distil-{key}.pickle"
+    key = hashlib.sha256(f"{corpus_sha}:{Dz.CHUNKING_VERSION}".encode()).hexdigest()[:16]
+    cached = CACHE / f"chunks-{key}.pickle"
     if cached.exists():
         with open(cached, "rb") as f:
             chunks, st = pickle.load(f)
@@ -391,7 +396,7 @@ def _distilled(corpus_files: dict, rows: list[dict], corpus_sha: str, stats: Cou
             pickle.dump((chunks, st), f)
         os.replace(tmp, cached)
     stats.update(st)
-    return chunks
+    return Dz.apply_rules(chunks, stats)
 
 
 def corpus_rows_and_files(cfg: dict) -> tuple[list[dict], dict, str]:

@@ -43,7 +43,8 @@ def make_items(examples: list[Example], tok, label_index: dict[str, int], rng: r
     L = len(label_index)
     items: list[Item] = []
     for ex in examples:
-        key = ex.origin if ex.origin in variants else "default"
+        # "origin:kind" (e.g. corpus:vuln) first, then the origin, then the default
+        key = next((k for k in (f"{ex.origin}:{ex.kind}", ex.origin) if k in variants), "default")
         n_var = variants.get(key, 1)
         # fractional counts: 0.5 = every other example
         n = int(n_var) + (1 if rng.random() < (n_var - int(n_var)) else 0)
