@@ -177,10 +177,18 @@ mod tests {
             Shard::parse("2/4", "--shard").unwrap(),
             Shard { index: 2, total: 4 }
         );
-        assert_eq!(Shard::parse(" 1 / 1 ", "--shard").unwrap().to_string(), "1/1");
-        for bad in ["", "3", "0/4", "5/4", "2/0", "-1/4", "a/b", "2/4/8", "1.5/4"] {
+        assert_eq!(
+            Shard::parse(" 1 / 1 ", "--shard").unwrap().to_string(),
+            "1/1"
+        );
+        for bad in [
+            "", "3", "0/4", "5/4", "2/0", "-1/4", "a/b", "2/4/8", "1.5/4",
+        ] {
             let err = Shard::parse(bad, "--shard").unwrap_err().to_string();
-            assert!(err.contains("--shard") && err.contains("K/N"), "{bad}: {err}");
+            assert!(
+                err.contains("--shard") && err.contains("K/N"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -197,8 +205,14 @@ mod tests {
         );
         assert_eq!(Shard::resolve(None, &CiNodeEnv::default()).unwrap(), None);
         // One shard of one is the whole run.
-        assert_eq!(Shard::resolve(Some(Shard { index: 1, total: 1 }), &gitlab).unwrap(), None);
-        assert_eq!(Shard::resolve(None, &env(Some("1"), Some("1"))).unwrap(), None);
+        assert_eq!(
+            Shard::resolve(Some(Shard { index: 1, total: 1 }), &gitlab).unwrap(),
+            None
+        );
+        assert_eq!(
+            Shard::resolve(None, &env(Some("1"), Some("1"))).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -206,19 +220,28 @@ mod tests {
         let err = Shard::resolve(None, &env(Some("2"), None)).unwrap_err();
         assert!(err.to_string().contains("CI_NODE_TOTAL"), "{err}");
         let err = Shard::resolve(None, &env(Some("6"), Some("5"))).unwrap_err();
-        assert!(err.to_string().contains("CI_NODE_INDEX/CI_NODE_TOTAL"), "{err}");
+        assert!(
+            err.to_string().contains("CI_NODE_INDEX/CI_NODE_TOTAL"),
+            "{err}"
+        );
     }
 
     #[test]
     fn the_hash_is_sha256_of_the_path_so_it_never_changes() {
         // The first 16 hex digits of `printf src/app.py | sha256sum`.
         assert_eq!(path_hash("src/app.py"), 0x0479_1d82_dd15_fdd4);
-        assert_eq!(path_hash(""), 0xe3b0_c442_98fc_1c14, "SHA-256 of the empty string");
+        assert_eq!(
+            path_hash(""),
+            0xe3b0_c442_98fc_1c14,
+            "SHA-256 of the empty string"
+        );
     }
 
     #[test]
     fn every_path_is_in_exactly_one_shard() {
-        let paths: Vec<String> = (0..500).map(|i| format!("pkg{}/mod_{i}.py", i % 7)).collect();
+        let paths: Vec<String> = (0..500)
+            .map(|i| format!("pkg{}/mod_{i}.py", i % 7))
+            .collect();
         for total in 1..=6 {
             let shards: Vec<Shard> = (1..=total).map(|index| Shard { index, total }).collect();
             for path in &paths {
@@ -236,10 +259,22 @@ mod tests {
     #[test]
     fn spellings_of_one_path_share_a_key() {
         let root = Path::new("/repo");
-        for spelling in ["src/a.py", "./src/a.py", "/repo/src/a.py", "/repo/./src/a.py"] {
-            assert_eq!(relative_key(Path::new(spelling), root), "src/a.py", "{spelling}");
+        for spelling in [
+            "src/a.py",
+            "./src/a.py",
+            "/repo/src/a.py",
+            "/repo/./src/a.py",
+        ] {
+            assert_eq!(
+                relative_key(Path::new(spelling), root),
+                "src/a.py",
+                "{spelling}"
+            );
         }
-        assert_eq!(relative_key(Path::new("/elsewhere/b.py"), root), "/elsewhere/b.py");
+        assert_eq!(
+            relative_key(Path::new("/elsewhere/b.py"), root),
+            "/elsewhere/b.py"
+        );
     }
 
     #[test]

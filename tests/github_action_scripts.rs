@@ -390,7 +390,10 @@ fn install_builds_from_source_once_and_reuses_the_cached_binary() {
     assert_eq!(path.trim(), install_dir.display().to_string());
     assert_eq!(
         outputs,
-        format!("bin={}/hunkguard\nbundled-ort=false\n", install_dir.display())
+        format!(
+            "bin={}/hunkguard\nbundled-ort=false\n",
+            install_dir.display()
+        )
     );
     assert!(
         install_dir.join("models/manifest.json").is_file(),
@@ -452,7 +455,12 @@ fn release_folder(dir: &Path, version: &str) -> PathBuf {
 }
 
 /// install.sh with only the system's tools on PATH (no cargo, no rustup), real curl reading file:// URLs.
-fn install_without_cargo(tmp: &Path, source: &Path, install_dir: &Path, extra: &[(&str, &str)]) -> Output {
+fn install_without_cargo(
+    tmp: &Path,
+    source: &Path,
+    install_dir: &Path,
+    extra: &[(&str, &str)],
+) -> Output {
     assert!(
         !Path::new("/usr/bin/cargo").exists() && !Path::new("/bin/cargo").exists(),
         "this test needs a PATH without cargo"
@@ -464,7 +472,10 @@ fn install_without_cargo(tmp: &Path, source: &Path, install_dir: &Path, extra: &
         .env("PATH", "/usr/bin:/bin")
         .env("HUNKGUARD_SOURCE", source)
         .env("HUNKGUARD_INSTALL_DIR", install_dir)
-        .env("HUNKGUARD_RELEASES", format!("file://{}", tmp.join("release").display()))
+        .env(
+            "HUNKGUARD_RELEASES",
+            format!("file://{}", tmp.join("release").display()),
+        )
         .env("GITHUB_PATH", tmp.join("github_path"))
         .env("GITHUB_OUTPUT", tmp.join("github_output"));
     for (k, v) in extra {
@@ -486,15 +497,26 @@ fn install_takes_the_release_archive_of_the_actions_own_version_with_no_cargo_on
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("installed release v0.1.0"), "{log}");
     assert!(install_dir.join("hunkguard").is_file());
-    assert!(install_dir.join("libonnxruntime.so.1.31.1").is_file(), "ONNX Runtime next to the binary");
-    assert!(install_dir.join("models/manifest.json").is_file(), "model next to the binary");
+    assert!(
+        install_dir.join("libonnxruntime.so.1.31.1").is_file(),
+        "ONNX Runtime next to the binary"
+    );
+    assert!(
+        install_dir.join("models/manifest.json").is_file(),
+        "model next to the binary"
+    );
     let outputs = std::fs::read_to_string(tmp.path().join("github_output")).unwrap();
     assert_eq!(
         outputs,
-        format!("bin={}/hunkguard\nbundled-ort=true\n", install_dir.display())
+        format!(
+            "bin={}/hunkguard\nbundled-ort=true\n",
+            install_dir.display()
+        )
     );
     assert_eq!(
-        std::fs::read_to_string(tmp.path().join("github_path")).unwrap().trim(),
+        std::fs::read_to_string(tmp.path().join("github_path"))
+            .unwrap()
+            .trim(),
         install_dir.display().to_string()
     );
 
@@ -524,7 +546,10 @@ fn install_refuses_an_archive_whose_sha256_does_not_match() {
     );
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.starts_with("::error title=hunkguard::sha256 mismatch"), "{stdout}");
+    assert!(
+        stdout.starts_with("::error title=hunkguard::sha256 mismatch"),
+        "{stdout}"
+    );
     assert!(!install_dir.join("hunkguard").exists(), "nothing installed");
 
     // A missing checksum file is an error too.
@@ -633,7 +658,10 @@ fn the_action_runs_its_scripts_and_passes_inputs_through_env() {
     // The release archive carries the CPU ONNX Runtime: the runtime is installed only when it is not
     // there (a source build) or for CUDA.
     for step in parsed["runs"]["steps"].as_sequence().unwrap() {
-        if step["name"].as_str().is_some_and(|n| n.contains("ONNX Runtime")) {
+        if step["name"]
+            .as_str()
+            .is_some_and(|n| n.contains("ONNX Runtime"))
+        {
             assert_eq!(
                 step["if"].as_str(),
                 Some("inputs.device == 'cuda' || steps.install.outputs.bundled-ort != 'true'"),
@@ -824,7 +852,10 @@ fn the_readme_quick_start_is_six_lines_that_use_the_released_action() {
         [pair("contents", "read"), pair("pull-requests", "write")]
     );
     let used = uses(&quickstart);
-    assert!(used.iter().any(|u| u.starts_with("actions/checkout@")), "{used:?}");
+    assert!(
+        used.iter().any(|u| u.starts_with("actions/checkout@")),
+        "{used:?}"
+    );
     assert!(
         used.iter().any(|u| u.starts_with("hunkguard/hunkguard@v")),
         "{used:?}"

@@ -400,7 +400,11 @@ exit {exit_code}
     );
     let ort = root.join("ort");
     fs::create_dir_all(ort.join("licenses")).expect("mkdir");
-    for file in ["libonnxruntime.so.1.31.1", "licenses/LICENSE", "licenses/ThirdPartyNotices.txt"] {
+    for file in [
+        "libonnxruntime.so.1.31.1",
+        "licenses/LICENSE",
+        "licenses/ThirdPartyNotices.txt",
+    ] {
         fs::write(ort.join(file), "stand-in\n").expect("write");
     }
     fs::write(ort.join(".package"), "onnxruntime==1.31.1\n").expect("write");
@@ -433,7 +437,10 @@ fn run_template(pipeline: &Pipeline, releases: &Path) -> Output {
     let mut script = lines("before_script");
     script.extend(lines("script"));
     let project_dir = pipeline.clone.display().to_string();
-    let version = job["variables"]["HUNKGUARD_VERSION"].as_str().unwrap().to_string();
+    let version = job["variables"]["HUNKGUARD_VERSION"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut cmd = Command::new("bash");
     cmd.args(["-eo", "pipefail", "-c", &script.join("\n")])
         .current_dir(&pipeline.clone)
@@ -458,7 +465,10 @@ fn run_template(pipeline: &Pipeline, releases: &Path) -> Output {
             .replace("$HUNKGUARD_VERSION", &version);
         cmd.env(key.as_str().unwrap(), value);
     }
-    cmd.env("HUNKGUARD_RELEASES", format!("file://{}", releases.display()));
+    cmd.env(
+        "HUNKGUARD_RELEASES",
+        format!("file://{}", releases.display()),
+    );
     cmd.output().expect("bash runs")
 }
 
@@ -467,7 +477,10 @@ fn the_template_installs_the_checked_release_archive_and_runs_it_with_no_rust_or
     let text = fs::read_to_string(TEMPLATE).expect("template");
     let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
     let image = yaml[".hunkguard"]["image"].as_str().unwrap_or_default();
-    assert!(image.starts_with("debian:"), "a plain image, not a Rust one: {image}");
+    assert!(
+        image.starts_with("debian:"),
+        "a plain image, not a Rust one: {image}"
+    );
     assert_eq!(
         yaml[".hunkguard"]["variables"]["HUNKGUARD_VERSION"].as_str(),
         Some(format!("v{}", env!("CARGO_PKG_VERSION")).as_str()),
@@ -483,8 +496,13 @@ fn the_template_installs_the_checked_release_archive_and_runs_it_with_no_rust_or
     // The stub's exit code (1: findings) is the job's.
     assert_eq!(output.status.code(), Some(1), "{}", show(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains(": OK"), "sha256sum checked the archive: {stdout}");
-    let home = pipeline.clone.join(format!(".hunkguard/v{}", env!("CARGO_PKG_VERSION")));
+    assert!(
+        stdout.contains(": OK"),
+        "sha256sum checked the archive: {stdout}"
+    );
+    let home = pipeline
+        .clone
+        .join(format!(".hunkguard/v{}", env!("CARGO_PKG_VERSION")));
     assert!(home.join("hunkguard").is_file() && home.join("models/manifest.json").is_file());
 
     let args: Vec<String> = fs::read_to_string(log.join("args"))
@@ -527,6 +545,10 @@ fn the_template_refuses_an_archive_whose_checksum_does_not_match() {
     fs::write(&archive, bytes).unwrap();
     let output = run_template(&pipeline, &releases);
     assert_ne!(output.status.code(), Some(0), "{}", show(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("FAILED"), "{}", show(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("FAILED"),
+        "{}",
+        show(&output)
+    );
     assert!(!log.join("args").exists(), "hunkguard never ran");
 }

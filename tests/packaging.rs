@@ -113,7 +113,9 @@ fn the_release_archive_installs_without_cargo_and_runs_with_nothing_else() {
         ));
     assert!(installed.status.success(), "{}", describe(&installed));
     let binary = install_dir.join("hunkguard");
-    let built = std::fs::metadata(env!("CARGO_BIN_EXE_hunkguard")).unwrap().len();
+    let built = std::fs::metadata(env!("CARGO_BIN_EXE_hunkguard"))
+        .unwrap()
+        .len();
     assert!(
         std::fs::metadata(&binary).unwrap().len() < built,
         "the packed binary is stripped"
@@ -131,7 +133,12 @@ fn the_release_archive_installs_without_cargo_and_runs_with_nothing_else() {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&model)));
     assert_eq!(
         model["onnxruntime"].as_str(),
-        Some(install_dir.join("libonnxruntime.so.1.31.1").to_str().unwrap()),
+        Some(
+            install_dir
+                .join("libonnxruntime.so.1.31.1")
+                .to_str()
+                .unwrap()
+        ),
         "the bundled ONNX Runtime is used: {model}"
     );
     assert_eq!(
@@ -140,7 +147,11 @@ fn the_release_archive_installs_without_cargo_and_runs_with_nothing_else() {
         "the bundled model is used: {model}"
     );
 
-    let found = bare(&binary, &project, &["check", "views.py", "--format", "json"]);
+    let found = bare(
+        &binary,
+        &project,
+        &["check", "views.py", "--format", "json"],
+    );
     assert_eq!(found.status.code(), Some(1), "{}", describe(&found));
     let report: serde_json::Value = serde_json::from_slice(&found.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&found)));

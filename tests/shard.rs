@@ -88,11 +88,17 @@ fn add_disjoint(union: &mut Coverage, part: Coverage, shard: &str) {
         (&mut union.skipped, part.skipped, "skipped"),
     ] {
         for item in from {
-            assert!(into.insert(item.clone()), "{what}: {item} in two shards (again in {shard})");
+            assert!(
+                into.insert(item.clone()),
+                "{what}: {item} in two shards (again in {shard})"
+            );
         }
     }
     for item in part.findings {
-        assert!(union.findings.insert(item.clone()), "finding {item:?} in two shards");
+        assert!(
+            union.findings.insert(item.clone()),
+            "finding {item:?} in two shards"
+        );
     }
 }
 
@@ -112,12 +118,18 @@ fn the_shards_are_disjoint_and_add_up_to_the_whole_run() {
     let whole = check(repo.path(), &[], &[]);
     assert_eq!(whole.status.code(), Some(0), "{}", describe(&whole));
     let whole_report = json_stdout(&whole);
-    assert!(whole_report.get("shard").is_none(), "no shard in a whole run");
+    assert!(
+        whole_report.get("shard").is_none(),
+        "no shard in a whole run"
+    );
     let whole = coverage(&whole_report);
     assert_eq!(whole.files.len(), 9, "{whole:?}");
     assert!(whole.skipped.contains("lib/blob.py"), "{whole:?}");
     assert!(
-        whole.findings.iter().any(|(p, cwe, _)| p == "api/ping.py" && cwe == "CWE-78"),
+        whole
+            .findings
+            .iter()
+            .any(|(p, cwe, _)| p == "api/ping.py" && cwe == "CWE-78"),
         "{whole:?}"
     );
 
@@ -132,7 +144,12 @@ fn the_shards_are_disjoint_and_add_up_to_the_whole_run() {
                 &["--shard", &spec, "--sarif", sarif.to_str().unwrap()],
                 &[],
             );
-            assert_eq!(output.status.code(), Some(0), "{spec}: {}", describe(&output));
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{spec}: {}",
+                describe(&output)
+            );
             let report = json_stdout(&output);
             assert_eq!(
                 report["shard"],
@@ -196,7 +213,12 @@ fn bad_shards_are_usage_errors_that_say_what_is_wrong() {
         ),
     ] {
         let output = check(repo.path(), &args, &env);
-        assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}: {}", describe(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?} {env:?}: {}",
+            describe(&output)
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(named), "{args:?} {env:?}: {stderr}");
         assert!(output.stdout.is_empty(), "no report on a usage error");
@@ -237,7 +259,10 @@ fn yaml(path: &str) -> serde_yaml::Value {
 #[test]
 fn the_gitlab_parallel_example_covers_the_repository_once() {
     let job = &yaml("examples/gitlab/hunkguard-audit.gitlab-ci.yml")["hunkguard-audit"];
-    assert_eq!(job["extends"], ".hunkguard", "the install comes from the template");
+    assert_eq!(
+        job["extends"], ".hunkguard",
+        "the install comes from the template"
+    );
     let total = job["parallel"].as_u64().expect("parallel: N");
     assert!(total >= 2);
     let script: Vec<String> = job["script"]
@@ -264,13 +289,21 @@ fn the_gitlab_parallel_example_covers_the_repository_once() {
                 ("CI_NODE_TOTAL", total.to_string()),
             ],
         );
-        assert!(output.status.success(), "job {index}/{total}: {}", describe(&output));
+        assert!(
+            output.status.success(),
+            "job {index}/{total}: {}",
+            describe(&output)
+        );
         let report: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(repo.path().join(&reports).join("hunkguard.json")).unwrap(),
         )
         .unwrap();
         assert_eq!(report["shard"]["index"], index);
-        assert!(repo.path().join(&reports).join("gl-sast-report.json").is_file());
+        assert!(repo
+            .path()
+            .join(&reports)
+            .join("gl-sast-report.json")
+            .is_file());
         add_disjoint(&mut union, coverage(&report), &format!("job {index}"));
     }
     assert_eq!(union, whole);
@@ -305,20 +338,36 @@ fn the_github_matrix_example_gives_each_shard_its_own_sarif_category() {
 
     let repo = monorepo();
     let home = hunkguard_home(repo.path());
-    let path = format!("{}:{}", home.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        home.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut ids = BTreeSet::new();
     for shard in shards {
         let output = run_job_lines(
             repo.path(),
             std::slice::from_ref(&run_line),
-            &[("PATH", path.clone()), ("SHARD", format!("{shard}/{total}"))],
+            &[
+                ("PATH", path.clone()),
+                ("SHARD", format!("{shard}/{total}")),
+            ],
         );
-        assert!(output.status.success(), "shard {shard}: {}", describe(&output));
+        assert!(
+            output.status.success(),
+            "shard {shard}: {}",
+            describe(&output)
+        );
         let log: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(repo.path().join("hunkguard.sarif")).unwrap(),
         )
         .unwrap();
-        ids.insert(log["runs"][0]["automationDetails"]["id"].as_str().unwrap().to_string());
+        ids.insert(
+            log["runs"][0]["automationDetails"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     assert_eq!(ids.len() as u64, total, "one category per shard: {ids:?}");
 }

@@ -454,11 +454,13 @@ fn run_scan(command: &ScanCommand) -> Result<u8, CliError> {
 fn run_check(command: &CheckCommand) -> Result<u8, CliError> {
     command.scan.validate()?;
     let root = std::env::current_dir().map_err(CliError::runtime)?;
-    let (paths, shard) = shard::select(command.shard, &CiNodeEnv::from_env(), &command.paths, &root)
-        .map_err(|e| match e {
-            ShardError::Collect(_) => CliError::runtime(e),
-            _ => CliError::usage(e),
-        })?;
+    let (paths, shard) =
+        shard::select(command.shard, &CiNodeEnv::from_env(), &command.paths, &root).map_err(
+            |e| match e {
+                ShardError::Collect(_) => CliError::runtime(e),
+                _ => CliError::usage(e),
+            },
+        )?;
     let (mut report, options) = command.scan.run(&Target::Paths(paths), &root)?;
     report.shard = shard;
     command.scan.write_reports(&report)?;
