@@ -6,10 +6,12 @@
 # 1. checks that this is a merge-request pipeline;
 # 2. makes sure the clone holds the merge-base and the history that connects it to the head
 #    (GitLab clones shallow, GIT_DEPTH=20 by default);
-# 3. installs ONNX Runtime with scripts/setup-ort.sh unless ORT_DYLIB_PATH is set
-#    (--gpu when HUNKGUARD_DEVICE=cuda);
-# 4. finds or builds the hunkguard binary, then runs `hunkguard review --forge gitlab`, which writes
-#    the SAST, Code Quality and JSON reports into $HUNKGUARD_REPORTS_DIR before posting.
+# 3. finds the hunkguard binary: HUNKGUARD_BIN, the release archive this script came in (../hunkguard),
+#    an earlier install, PATH, or (with cargo, in a source checkout) a build;
+# 4. installs ONNX Runtime with scripts/setup-ort.sh (--gpu when HUNKGUARD_DEVICE=cuda) unless
+#    ORT_DYLIB_PATH is set or, on the CPU, the binary has one next to it (the release archive does);
+# 5. runs `hunkguard review --forge gitlab`, which writes the SAST, Code Quality and JSON reports into
+#    $HUNKGUARD_REPORTS_DIR before posting.
 # Exits with hunkguard's exit code (0 clean, 1 findings at --fail-on, 2 usage, 3 runtime error).
 #
 # Variables (all optional): HUNKGUARD_BIN (the binary), HUNKGUARD_INSTALL_ROOT (where to build it,
@@ -60,8 +62,35 @@ if ! connected; then
 set GIT_DEPTH: 0 on the job (or a depth that covers the merge request's commits)"
 fi
 
-# 3. ONNX Runtime.
-if [ -z "${ORT_DYLIB_PATH:-}" ]; then
+# 3. The binary.
+bin="${HUNKGUARD_BIN:-}"
+if [ -z "$bin" ]; then
+  install_root="${HUNKGUARD_INSTALL_ROOT:-.hunkguard}"
+  if [ -x "$script_dir/../hunkguard" ]; then
+    bin="$(cd "$script_dir/.." && pwd)/hunkguard"
+  elif [ -x "$install_root/bin/hunkguard" ]; then
+    bin="$install_root/bin/hunkguard"
+  elif command -v hunkguard >/dev/null 2>&1; then
+    bin="$(command -v hunkguard)"
+  elif command -v cargo >/dev/null 2>&1 && [ -f "$script_dir/../Cargo.toml" ]; then
+    log "building hunkguard into $install_root (cached after the first run)"
+    cargo install --locked --quiet --path "$script_dir/.." --root "$install_root" >&2
+    bin="$install_root/bin/hunkguard"
+  else
+    die "no hunkguard binary: use the release archive (examples/gitlab/.gitlab-ci.yml), set HUNKGUARD_BIN, or put hunkguard on PATH"
+  fi
+fi
+
+# 4. ONNX Runtime.
+bundled_ort=""
+if [ "${HUNKGUARD_DEVICE:-auto}" != cuda ]; then
+  bundled_ort="$(ls "$(dirname "$bin")"/libonnxruntime.so.* 2>/dev/null | head -n1 || true)"
+fi
+if [ -n "${ORT_DYLIB_PATH:-}" ]; then
+  log "ONNX Runtime: $ORT_DYLIB_PATH (ORT_DYLIB_PATH)"
+elif [ -n "$bundled_ort" ]; then
+  log "ONNX Runtime: $bundled_ort (next to the binary)"
+else
   setup_ort="${HUNKGUARD_SETUP_ORT:-$script_dir/setup-ort.sh}"
   ort_args=()
   if [ "${HUNKGUARD_DEVICE:-auto}" = cuda ]; then ort_args+=(--gpu); fi
@@ -76,22 +105,6 @@ if [ -z "${ORT_DYLIB_PATH:-}" ]; then
   fi
 fi
 
-# 4. The binary and the model.
-bin="${HUNKGUARD_BIN:-}"
-if [ -z "$bin" ]; then
-  install_root="${HUNKGUARD_INSTALL_ROOT:-.hunkguard}"
-  if [ -x "$install_root/bin/hunkguard" ]; then
-    bin="$install_root/bin/hunkguard"
-  elif command -v hunkguard >/dev/null 2>&1; then
-    bin="$(command -v hunkguard)"
-  elif command -v cargo >/dev/null 2>&1 && [ -f "$script_dir/../Cargo.toml" ]; then
-    log "building hunkguard into $install_root (cached after the first run)"
-    cargo install --locked --quiet --path "$script_dir/.." --root "$install_root" >&2
-    bin="$install_root/bin/hunkguard"
-  else
-    die "no hunkguard binary: set HUNKGUARD_BIN, put hunkguard on PATH, or use an image with cargo"
-  fi
-fi
 if [ -z "${HUNKGUARD_MODEL_DIR:-}" ] && [ -f "$script_dir/../models/manifest.json" ]; then
   HUNKGUARD_MODEL_DIR="$(cd "$script_dir/../models" && pwd)"
   export HUNKGUARD_MODEL_DIR

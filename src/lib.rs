@@ -17,3 +17,4 @@ pub mod hunks;
 pub mod model;
 pub mod report;
 pub mod scan;
+pub mod shard;

@@ -154,6 +154,7 @@ pub fn scan(
             .collect(),
         findings,
         skipped: diff.skipped,
+        shard: None,
     };
     Ok((report, timings))
 }

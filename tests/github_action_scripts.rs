@@ -331,7 +331,10 @@ fn setup_ort_exports_the_library_path_and_asks_for_the_gpu_wheel_on_cuda() {
 /// A fake action checkout: Cargo.toml, Cargo.lock, src/ and a model folder.
 fn fake_sources(dir: &Path) {
     for (file, text) in [
-        ("Cargo.toml", "[package]\nname = \"hunkguard\"\n"),
+        (
+            "Cargo.toml",
+            "[package]\nname = \"hunkguard\"\nversion = \"0.1.0\"\n",
+        ),
         ("Cargo.lock", "# lock\n"),
         ("src/main.rs", "fn main() {}\n"),
         ("models/manifest.json", "{}\n"),
@@ -371,6 +374,7 @@ fn install_builds_from_source_once_and_reuses_the_cached_binary() {
         let output = clean(&script("install.sh"), tmp.path(), Some(&stubs))
             .env("HUNKGUARD_SOURCE", &source)
             .env("HUNKGUARD_INSTALL_DIR", &install_dir)
+            .env("HUNKGUARD_VERSION", "source")
             .env("CARGO_TARGET_DIR", tmp.path().join("target"))
             .env("GITHUB_PATH", &github_path)
             .env("GITHUB_OUTPUT", &github_output)
@@ -385,8 +389,11 @@ fn install_builds_from_source_once_and_reuses_the_cached_binary() {
     let (path, outputs) = run();
     assert_eq!(path.trim(), install_dir.display().to_string());
     assert_eq!(
-        outputs.trim(),
-        format!("bin={}/hunkguard", install_dir.display())
+        outputs,
+        format!(
+            "bin={}/hunkguard\nbundled-ort=false\n",
+            install_dir.display()
+        )
     );
     assert!(
         install_dir.join("models/manifest.json").is_file(),
@@ -412,49 +419,195 @@ fn install_builds_from_source_once_and_reuses_the_cached_binary() {
     assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 2);
 }
 
-#[test]
-fn install_downloads_a_release_archive_when_one_exists() {
-    let tmp = tempfile::tempdir().unwrap();
-    let source = tmp.path().join("action");
-    fake_sources(&source);
-    // The release archive, served by a stub curl from a local folder.
-    let release = tmp.path().join("release");
-    write_exe(&release.join("pkg/hunkguard"), FAKE_BINARY);
-    let archive_dir = release.join("v0.1.0");
-    std::fs::create_dir_all(&archive_dir).unwrap();
+/// A release folder as GitHub serves it, on disk: `<dir>/v<version>/hunkguard-<version>-x86_64-unknown-linux-gnu.tar.gz`
+/// and its `.sha256`, in the layout scripts/package.sh writes (one top folder; binary, ONNX Runtime and
+/// models inside). Returns the archive path.
+fn release_folder(dir: &Path, version: &str) -> PathBuf {
+    let name = format!("hunkguard-{version}-x86_64-unknown-linux-gnu");
+    let stage = dir.join("stage");
+    write_exe(
+        &stage.join(&name).join("hunkguard"),
+        &format!("#!/bin/sh\necho 'hunkguard {version}'\n"),
+    );
+    std::fs::write(stage.join(&name).join("libonnxruntime.so.1.31.1"), "elf").unwrap();
+    std::fs::create_dir_all(stage.join(&name).join("models")).unwrap();
+    std::fs::write(stage.join(&name).join("models/manifest.json"), "{}").unwrap();
+    let assets = dir.join(format!("v{version}"));
+    std::fs::create_dir_all(&assets).unwrap();
+    let archive = assets.join(format!("{name}.tar.gz"));
     let status = Command::new("tar")
-        .args(["-czf"])
-        .arg(archive_dir.join("hunkguard-v0.1.0-x86_64-unknown-linux-gnu.tar.gz"))
-        .args(["-C"])
-        .arg(release.join("pkg"))
-        .arg("hunkguard")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&stage)
+        .arg(&name)
         .status()
         .unwrap();
     assert!(status.success());
-    let stubs = tmp.path().join("stubs");
-    write_exe(
-        &stubs.join("curl"),
-        "#!/usr/bin/env bash\nout=''; url=''\nwhile [ $# -gt 0 ]; do case \"$1\" in -o) out=\"$2\"; shift 2;; \
-         --retry) shift 2;; -*) shift;; *) url=\"$1\"; shift;; esac; done\n\
-         src=\"${url#file://}\"\n[ -f \"$src\" ] || exit 22\ncp \"$src\" \"$out\"\n",
+    let sum = Command::new("sha256sum")
+        .arg(format!("{name}.tar.gz"))
+        .current_dir(&assets)
+        .output()
+        .unwrap();
+    assert!(sum.status.success());
+    std::fs::write(assets.join(format!("{name}.tar.gz.sha256")), sum.stdout).unwrap();
+    archive
+}
+
+/// install.sh with only the system's tools on PATH (no cargo, no rustup), real curl reading file:// URLs.
+fn install_without_cargo(
+    tmp: &Path,
+    source: &Path,
+    install_dir: &Path,
+    extra: &[(&str, &str)],
+) -> Output {
+    assert!(
+        !Path::new("/usr/bin/cargo").exists() && !Path::new("/bin/cargo").exists(),
+        "this test needs a PATH without cargo"
     );
+    let mut cmd = Command::new("bash");
+    cmd.arg(script("install.sh"))
+        .env_clear()
+        .env("HOME", tmp)
+        .env("PATH", "/usr/bin:/bin")
+        .env("HUNKGUARD_SOURCE", source)
+        .env("HUNKGUARD_INSTALL_DIR", install_dir)
+        .env(
+            "HUNKGUARD_RELEASES",
+            format!("file://{}", tmp.join("release").display()),
+        )
+        .env("GITHUB_PATH", tmp.join("github_path"))
+        .env("GITHUB_OUTPUT", tmp.join("github_output"));
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn install_takes_the_release_archive_of_the_actions_own_version_with_no_cargo_on_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("action");
+    fake_sources(&source);
+    release_folder(&tmp.path().join("release"), "0.1.0");
+    let install_dir = tmp.path().join("bin");
+    // No HUNKGUARD_VERSION: the action's own version, v0.1.0 from its Cargo.toml.
+    let output = install_without_cargo(tmp.path(), &source, &install_dir, &[]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("installed release v0.1.0"), "{log}");
+    assert!(install_dir.join("hunkguard").is_file());
+    assert!(
+        install_dir.join("libonnxruntime.so.1.31.1").is_file(),
+        "ONNX Runtime next to the binary"
+    );
+    assert!(
+        install_dir.join("models/manifest.json").is_file(),
+        "model next to the binary"
+    );
+    let outputs = std::fs::read_to_string(tmp.path().join("github_output")).unwrap();
+    assert_eq!(
+        outputs,
+        format!(
+            "bin={}/hunkguard\nbundled-ort=true\n",
+            install_dir.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("github_path"))
+            .unwrap()
+            .trim(),
+        install_dir.display().to_string()
+    );
+
+    // A second run (actions/cache restored the folder) downloads nothing.
+    std::fs::remove_dir_all(tmp.path().join("release")).unwrap();
+    let again = install_without_cargo(tmp.path(), &source, &install_dir, &[]);
+    assert!(again.status.success(), "{}", describe(&again));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("installed release"));
+}
+
+#[test]
+fn install_refuses_an_archive_whose_sha256_does_not_match() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("action");
+    fake_sources(&source);
+    let archive = release_folder(&tmp.path().join("release"), "0.1.0");
+    // Tampered in transit: the checksum file no longer matches.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&archive, bytes).unwrap();
+    let install_dir = tmp.path().join("bin");
+    let output = install_without_cargo(
+        tmp.path(),
+        &source,
+        &install_dir,
+        &[("HUNKGUARD_VERSION", "v0.1.0")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("::error title=hunkguard::sha256 mismatch"),
+        "{stdout}"
+    );
+    assert!(!install_dir.join("hunkguard").exists(), "nothing installed");
+
+    // A missing checksum file is an error too.
+    std::fs::remove_file(archive.with_extension("gz.sha256")).unwrap();
+    let output = install_without_cargo(
+        tmp.path(),
+        &source,
+        &install_dir,
+        &[("HUNKGUARD_VERSION", "v0.1.0")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no checksum file"));
+}
+
+#[test]
+fn install_builds_from_source_only_when_the_release_has_no_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("action");
+    fake_sources(&source);
+    release_folder(&tmp.path().join("release"), "0.1.0");
+    let install_dir = tmp.path().join("bin");
+    // No archive for v0.2.0 and no cargo: the error says what to do.
+    let output = install_without_cargo(
+        tmp.path(),
+        &source,
+        &install_dir,
+        &[("HUNKGUARD_VERSION", "v0.2.0")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("release v0.2.0 has no archive"), "{log}");
+    assert!(log.contains("cargo is not installed"), "{log}");
+
+    // With cargo, the same request builds the action's sources.
+    let stubs = tmp.path().join("stubs");
+    let calls = tmp.path().join("cargo-calls");
     write_exe(
         &stubs.join("cargo"),
-        "#!/bin/sh\necho 'cargo must not run' >&2\nexit 1\n",
+        &format!(
+            "#!/usr/bin/env bash\necho \"$@\" >> '{}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\n\
+             printf '#!/bin/sh\\necho hunkguard 0.2.0\\n' > \"$CARGO_TARGET_DIR/release/hunkguard\"\n\
+             chmod +x \"$CARGO_TARGET_DIR/release/hunkguard\"\n",
+            calls.display()
+        ),
     );
-    let install_dir = tmp.path().join("bin");
     let output = clean(&script("install.sh"), tmp.path(), Some(&stubs))
         .env("HUNKGUARD_SOURCE", &source)
         .env("HUNKGUARD_INSTALL_DIR", &install_dir)
-        .env("HUNKGUARD_VERSION", "v0.1.0")
+        .env("HUNKGUARD_VERSION", "v0.2.0")
+        .env("CARGO_TARGET_DIR", tmp.path().join("target"))
         .env(
             "HUNKGUARD_RELEASES",
-            format!("file://{}", release.display()),
+            format!("file://{}", tmp.path().join("release").display()),
         )
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
-    assert!(install_dir.join("hunkguard").is_file());
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1);
 
     let bad = clean(&script("install.sh"), tmp.path(), Some(&stubs))
         .env("HUNKGUARD_SOURCE", &source)
@@ -494,11 +647,34 @@ fn the_action_runs_its_scripts_and_passes_inputs_through_env() {
     )
     .expect("post/action.yml is YAML");
     assert!(!post["inputs"]["findings"].is_null());
+    let install: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("install/action.yml"),
+        )
+        .unwrap(),
+    )
+    .expect("install/action.yml is YAML");
+    assert!(!install["outputs"]["bin"].is_null());
+    // The release archive carries the CPU ONNX Runtime: the runtime is installed only when it is not
+    // there (a source build) or for CUDA.
+    for step in parsed["runs"]["steps"].as_sequence().unwrap() {
+        if step["name"]
+            .as_str()
+            .is_some_and(|n| n.contains("ONNX Runtime"))
+        {
+            assert_eq!(
+                step["if"].as_str(),
+                Some("inputs.device == 'cuda' || steps.install.outputs.bundled-ort != 'true'"),
+                "{step:?}"
+            );
+        }
+    }
     let steps = parsed["runs"]["steps"]
         .as_sequence()
         .unwrap()
         .iter()
-        .chain(post["runs"]["steps"].as_sequence().unwrap());
+        .chain(post["runs"]["steps"].as_sequence().unwrap())
+        .chain(install["runs"]["steps"].as_sequence().unwrap());
     for step in steps {
         if let Some(run) = step["run"].as_str() {
             assert!(
@@ -657,4 +833,31 @@ fn example_workflows_ask_only_for_the_permissions_they_need() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn the_readme_quick_start_is_six_lines_that_use_the_released_action() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example =
+        std::fs::read_to_string(root.join("examples/github/hunkguard-quickstart.yml")).unwrap();
+    assert_eq!(example.lines().count(), 6, "{example}");
+    assert!(
+        readme.contains(&format!("```yaml\n{example}```")),
+        "README's quick start is examples/github/hunkguard-quickstart.yml (which actionlint checks)"
+    );
+    let quickstart = workflow("hunkguard-quickstart.yml");
+    assert_eq!(
+        permissions(&quickstart),
+        [pair("contents", "read"), pair("pull-requests", "write")]
+    );
+    let used = uses(&quickstart);
+    assert!(
+        used.iter().any(|u| u.starts_with("actions/checkout@")),
+        "{used:?}"
+    );
+    assert!(
+        used.iter().any(|u| u.starts_with("hunkguard/hunkguard@v")),
+        "{used:?}"
+    );
 }

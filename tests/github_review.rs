@@ -104,6 +104,7 @@ fn report() -> Report {
             ),
         ],
         skipped: vec![],
+        shard: None,
     }
 }
 

@@ -376,3 +376,179 @@ fn review_outside_a_merge_request_pipeline_names_the_missing_variable() {
     assert!(stderr.contains("merge_request_event"), "{stderr}");
     assert!(!stderr.contains("glpat-never-shown"), "{stderr}");
 }
+
+/// A release folder made by scripts/package.sh around a stub binary (records its arguments and
+/// environment into `log`, exits `exit_code`) and a stand-in ONNX Runtime folder: the real archive
+/// layout, in seconds. Returns the folder to serve as HUNKGUARD_RELEASES.
+fn packaged_release(root: &Path, log: &Path, exit_code: u8) -> PathBuf {
+    let version = env!("CARGO_PKG_VERSION");
+    let stub = root.join("stub-hunkguard");
+    write_executable(
+        &stub,
+        &format!(
+            r#"#!/usr/bin/env bash
+if [ "$1" = --version ]; then echo "hunkguard {version}"; exit 0; fi
+printf '%s\n' "$@" > "{log}/args"
+env > "{log}/env"
+mkdir -p hunkguard-reports
+echo '{{"version": "15.2.1", "vulnerabilities": []}}' > hunkguard-reports/gl-sast-report.json
+echo '[]' > hunkguard-reports/gl-code-quality-report.json
+exit {exit_code}
+"#,
+            log = log.display()
+        ),
+    );
+    let ort = root.join("ort");
+    fs::create_dir_all(ort.join("licenses")).expect("mkdir");
+    for file in [
+        "libonnxruntime.so.1.31.1",
+        "licenses/LICENSE",
+        "licenses/ThirdPartyNotices.txt",
+    ] {
+        fs::write(ort.join(file), "stand-in\n").expect("write");
+    }
+    fs::write(ort.join(".package"), "onnxruntime==1.31.1\n").expect("write");
+    let release = root.join("release");
+    let output = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/package.sh"))
+        .arg(release.join(format!("v{version}")))
+        .env("HUNKGUARD_BINARY", &stub)
+        .env("HUNKGUARD_ORT_DIR", &ort)
+        .output()
+        .expect("package.sh runs");
+    assert!(output.status.success(), "{}", show(&output));
+    release
+}
+
+/// Run the template's before_script and script lines, as a GitLab runner would, in a merge-request
+/// pipeline whose variables are the template's own (with $CI_PROJECT_DIR expanded).
+fn run_template(pipeline: &Pipeline, releases: &Path) -> Output {
+    let text = fs::read_to_string(TEMPLATE).expect("template");
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+    let job = &yaml[".hunkguard"];
+    let lines = |key: &str| -> Vec<String> {
+        job[key]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("no {key}"))
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut script = lines("before_script");
+    script.extend(lines("script"));
+    let project_dir = pipeline.clone.display().to_string();
+    let version = job["variables"]["HUNKGUARD_VERSION"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cmd = Command::new("bash");
+    cmd.args(["-eo", "pipefail", "-c", &script.join("\n")])
+        .current_dir(&pipeline.clone)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &pipeline.root)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GITLAB_CI", "true")
+        .env("CI_PIPELINE_SOURCE", "merge_request_event")
+        .env("CI_PROJECT_DIR", &project_dir)
+        .env("CI_API_V4_URL", "http://127.0.0.1:9/api/v4")
+        .env("CI_PROJECT_ID", "42")
+        .env("CI_MERGE_REQUEST_IID", "7")
+        .env("CI_MERGE_REQUEST_DIFF_BASE_SHA", &pipeline.base)
+        .env("CI_COMMIT_SHA", &pipeline.head);
+    for (key, value) in job["variables"].as_mapping().unwrap() {
+        let value = value
+            .as_str()
+            .unwrap()
+            .replace("$CI_PROJECT_DIR", &project_dir)
+            .replace("$HUNKGUARD_VERSION", &version);
+        cmd.env(key.as_str().unwrap(), value);
+    }
+    cmd.env(
+        "HUNKGUARD_RELEASES",
+        format!("file://{}", releases.display()),
+    );
+    cmd.output().expect("bash runs")
+}
+
+#[test]
+fn the_template_installs_the_checked_release_archive_and_runs_it_with_no_rust_or_python() {
+    let text = fs::read_to_string(TEMPLATE).expect("template");
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+    let image = yaml[".hunkguard"]["image"].as_str().unwrap_or_default();
+    assert!(
+        image.starts_with("debian:"),
+        "a plain image, not a Rust one: {image}"
+    );
+    assert_eq!(
+        yaml[".hunkguard"]["variables"]["HUNKGUARD_VERSION"].as_str(),
+        Some(format!("v{}", env!("CARGO_PKG_VERSION")).as_str()),
+        "the template pins this release"
+    );
+    assert!(!text.contains("cargo"), "nothing is compiled");
+
+    let pipeline = Pipeline::new(3);
+    let log = pipeline.root.join("log");
+    fs::create_dir_all(&log).expect("mkdir");
+    let releases = packaged_release(&pipeline.root, &log, 1);
+    let output = run_template(&pipeline, &releases);
+    // The stub's exit code (1: findings) is the job's.
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(": OK"),
+        "sha256sum checked the archive: {stdout}"
+    );
+    let home = pipeline
+        .clone
+        .join(format!(".hunkguard/v{}", env!("CARGO_PKG_VERSION")));
+    assert!(home.join("hunkguard").is_file() && home.join("models/manifest.json").is_file());
+
+    let args: Vec<String> = fs::read_to_string(log.join("args"))
+        .expect("the archive's binary ran")
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(args[..3], ["review", "--forge", "gitlab"]);
+    let env = fs::read_to_string(log.join("env")).unwrap();
+    assert!(
+        !env.lines().any(|l| l.starts_with("ORT_DYLIB_PATH=")),
+        "the bundled ONNX Runtime is used, nothing is installed: {env}"
+    );
+    assert!(
+        env.lines()
+            .any(|l| l == format!("HUNKGUARD_MODEL_DIR={}", home.join("models").display())),
+        "{env}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("(next to the binary)"), "{stderr}");
+
+    // The cache holds the install: a second job downloads nothing (the release is gone).
+    fs::remove_dir_all(&releases).unwrap();
+    let again = run_template(&pipeline, &releases);
+    assert_eq!(again.status.code(), Some(1), "{}", show(&again));
+}
+
+#[test]
+fn the_template_refuses_an_archive_whose_checksum_does_not_match() {
+    let pipeline = Pipeline::new(3);
+    let log = pipeline.root.join("log");
+    fs::create_dir_all(&log).expect("mkdir");
+    let releases = packaged_release(&pipeline.root, &log, 0);
+    let version = env!("CARGO_PKG_VERSION");
+    let archive = releases.join(format!(
+        "v{version}/hunkguard-{version}-x86_64-unknown-linux-gnu.tar.gz"
+    ));
+    let mut bytes = fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    fs::write(&archive, bytes).unwrap();
+    let output = run_template(&pipeline, &releases);
+    assert_ne!(output.status.code(), Some(0), "{}", show(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("FAILED"),
+        "{}",
+        show(&output)
+    );
+    assert!(!log.join("args").exists(), "hunkguard never ran");
+}

@@ -20,6 +20,7 @@ use crate::findings::Severity;
 use crate::model::{Device, Model, RuntimeOptions};
 use crate::report::{self, Format, Report};
 use crate::scan::{self, ScanError, ScanOptions, Target};
+use crate::shard::{self, CiNodeEnv, Shard, ShardError};
 
 /// Exit code: no finding at or above `--fail-on`.
 pub const EXIT_CLEAN: u8 = 0;
@@ -85,6 +86,10 @@ pub struct CheckCommand {
     /// Files or directories.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Review only shard K of N of the files (1-based, by a stable hash of the path), for a CI
+    /// matrix. Default: GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when `parallel:` sets them.
+    #[arg(long, value_name = "K/N", value_parser = |v: &str| Shard::parse(v, "--shard"))]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub scan: ScanArgs,
 }
@@ -449,9 +454,15 @@ fn run_scan(command: &ScanCommand) -> Result<u8, CliError> {
 fn run_check(command: &CheckCommand) -> Result<u8, CliError> {
     command.scan.validate()?;
     let root = std::env::current_dir().map_err(CliError::runtime)?;
-    let (report, options) = command
-        .scan
-        .run(&Target::Paths(command.paths.clone()), &root)?;
+    let (paths, shard) =
+        shard::select(command.shard, &CiNodeEnv::from_env(), &command.paths, &root).map_err(
+            |e| match e {
+                ShardError::Collect(_) => CliError::runtime(e),
+                _ => CliError::usage(e),
+            },
+        )?;
+    let (mut report, options) = command.scan.run(&Target::Paths(paths), &root)?;
+    report.shard = shard;
     command.scan.write_reports(&report)?;
     Ok(findings_exit_code(&report, options.config.fail_on))
 }

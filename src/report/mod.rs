@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::{HunkSpan, SkippedFile};
 use crate::findings::Finding;
+use crate::shard::Shard;
 
 /// Version of the JSON report layout (`docs/json-report.md`); bumped on breaking changes.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -81,6 +82,9 @@ pub struct Report {
     pub files: Vec<ReviewedFile>,
     pub findings: Vec<Finding>,
     pub skipped: Vec<SkippedFile>,
+    /// The CI-matrix shard this run covered (`check --shard K/N`); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 impl Report {
@@ -323,6 +327,7 @@ pub(crate) mod fixtures {
                 path: "img/logo.py".into(),
                 reason: "binary content".into(),
             }],
+            shard: None,
         }
     }
 }

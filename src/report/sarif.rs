@@ -157,7 +157,13 @@ impl SarifEmitter {
                         rules,
                     },
                 },
-                automation_details: AutomationDetails { id: &self.category },
+                automation_details: AutomationDetails {
+                    id: match report.shard {
+                        // Each CI-matrix shard is its own category, so its upload does not replace the others'.
+                        Some(shard) => format!("{}{}/", self.category, shard.run_id()),
+                        None => self.category.clone(),
+                    },
+                },
                 invocations: vec![Invocation {
                     execution_successful: true,
                     start_time_utc: utc(&report.started_at),
@@ -510,7 +516,7 @@ struct Log<'a> {
 #[serde(rename_all = "camelCase")]
 struct Run<'a> {
     tool: Tool<'a>,
-    automation_details: AutomationDetails<'a>,
+    automation_details: AutomationDetails,
     invocations: Vec<Invocation<'a>>,
     original_uri_base_ids: BTreeMap<&'static str, BaseUri>,
     results: Vec<SarifResult<'a>>,
@@ -572,8 +578,8 @@ struct RuleProperties {
 }
 
 #[derive(Serialize)]
-struct AutomationDetails<'a> {
-    id: &'a str,
+struct AutomationDetails {
+    id: String,
 }
 
 #[derive(Serialize)]
