@@ -28,7 +28,7 @@ from .train import finetune, make_items, make_pair_items, mlm_pretrain
 
 log = logging.getLogger("hunkguard_train")
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 MAX_LENGTH = 256
 STRIDE = 128
 
@@ -360,15 +360,19 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     # context: the hand-checked sample
     audit = RE.read_audit()
     if audit:
-        code_of = {chunk_id(c): c.code for c in chunks}
+        by_id = {chunk_id(c): c for c in chunks}
         split_of = {r["package"]: r["split"] for r in rows}
         cases = []
         for a in audit.values():
-            if a["chunk"] in code_of:
-                pkg = a["chunk"].split(":", 1)[1].split("/", 1)[0]
-                cases.append(dict(a, code=code_of[a["chunk"]], line_in_chunk=int(a["line_in_chunk"]),
-                                  rule_label=a["rule_label"] == "True", split=split_of.get(pkg, "train"),
-                                  label=cat.canonical(a["label"]) or a["label"]))
+            c = by_id.get(a["chunk"])
+            if c is None:
+                continue
+            k = int(a["line_in_chunk"])
+            # what the current labelling rules teach on that line (positive or not), to compare with the reading
+            rule_positive = any(k == fk and tid == a["test_id"] for fk, tid, _ in c.rules) and k in c.line_labels
+            pkg = a["chunk"].split(":", 1)[1].split("/", 1)[0]
+            cases.append(dict(a, code=c.code, line_in_chunk=k, rule_label=rule_positive,
+                              split=split_of.get(pkg, "train"), label=cat.canonical(a["label"]) or a["label"]))
         cr = score_codes(predict, tok, [c["code"] for c in cases], MAX_LENGTH, STRIDE)
         out["context"] = RE.context_eval(cr, cases, th, labels, line_th)
     return out
