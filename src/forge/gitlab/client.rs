@@ -32,8 +32,8 @@ impl Rest {
         );
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)
-            .connect_timeout(policy.connect_timeout)
-            .timeout(policy.timeout);
+            // The whole-request timeout is the shared layer's, so that it is reported as a timeout.
+            .connect_timeout(policy.connect_timeout);
         if let Some(path) = &env.ca_file {
             for certificate in read_ca_file(path)? {
                 builder = builder.add_root_certificate(certificate);
