@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use hunkguard::diff::HunkSpan;
 use hunkguard::findings::{fingerprint, Finding, Severity};
-use hunkguard::forge::comment;
+use hunkguard::forge::comment::{self, Key};
 use hunkguard::forge::github::{self, GithubEnv, GithubError, GithubOptions, RetryPolicy, Token};
+use hunkguard::forge::http::HttpError;
 use hunkguard::forge::PostOptions;
 use hunkguard::report::{ModelInfo, Report, ReviewedFile, ToolInfo, JSON_SCHEMA_VERSION};
 use serde_json::{json, Value};
@@ -187,6 +188,30 @@ async fn mutating(server: &MockServer) -> Vec<String> {
         .collect()
 }
 
+/// The fingerprints a body's trailer reports, in order.
+fn fingerprints(body: &str) -> Vec<String> {
+    comment::trailer(body)
+        .findings
+        .into_iter()
+        .map(|m| m.key.fingerprint)
+        .collect()
+}
+
+/// What `finding_body` renders for `finding` on its end line, but for the run marker.
+fn expected_body(finding: &Finding) -> String {
+    comment::without_run_marker(&comment::finding_body(
+        finding,
+        &Key::first(&finding.fingerprint),
+        finding.end_line,
+        "any",
+    ))
+}
+
+/// The author of our comments: `GET /user` is not mocked (404), so the job token's bot.
+fn bot() -> Value {
+    json!({"login": "github-actions[bot]"})
+}
+
 fn human_comment(id: u64) -> Value {
     json!({"id": id, "body": "Looks fine to me", "path": "app/db.py", "line": 11, "user": {"login": "octocat"}})
 }
@@ -246,14 +271,17 @@ async fn a_fresh_pr_gets_one_review_with_exact_inline_comments_and_the_rest_in_t
     assert_eq!(review["event"], "COMMENT");
     let comments = review["comments"].as_array().expect("inline comments");
     assert_eq!(comments.len(), 2);
+    let mut comments = comments.clone();
+    for (comment, finding) in comments.iter_mut().zip(&report.findings) {
+        let body = comment["body"].take();
+        assert_eq!(
+            comment::without_run_marker(body.as_str().unwrap()),
+            expected_body(finding)
+        );
+    }
     assert_eq!(
         comments[0],
-        json!({
-            "path": "app/db.py",
-            "line": 12,
-            "side": "RIGHT",
-            "body": comment::finding_body(&report.findings[0]),
-        })
+        json!({ "path": "app/db.py", "line": 12, "side": "RIGHT", "body": null })
     );
     assert_eq!(
         comments[1],
@@ -263,16 +291,16 @@ async fn a_fresh_pr_gets_one_review_with_exact_inline_comments_and_the_rest_in_t
             "side": "RIGHT",
             "start_line": 15,
             "start_side": "RIGHT",
-            "body": comment::finding_body(&report.findings[1]),
+            "body": null,
         })
     );
     let body = review["body"].as_str().unwrap();
-    assert!(body.starts_with(comment::SUMMARY_MARKER));
+    assert!(comment::trailer(body).summary);
     assert!(body.contains("3 finding(s) on changed lines: 1 critical, 1 high, 1 medium, 0 low."));
     assert!(body.contains("CWE-79 Cross-site scripting in `app/web.py` line 40"));
-    assert!(body.contains("line 40 of app/web.py is outside the diff"));
+    assert!(body.contains("line 40 is outside the diff"));
     assert_eq!(
-        comment::parse_markers(body),
+        fingerprints(body),
         vec![report.findings[2].fingerprint.clone()]
     );
     assert_eq!(
@@ -310,7 +338,7 @@ async fn a_rerun_on_the_same_head_posts_nothing() {
                              "in_reply_to_id": null, "user": {"login": "github-actions[bot]"}})
         })
         .collect();
-    let reviews = json!([{"id": 80, "body": posted["body"], "state": "COMMENTED"}]);
+    let reviews = json!([{"id": 80, "body": posted["body"], "state": "COMMENTED", "user": bot()}]);
 
     let second = MockServer::start().await;
     mount_listing(&second, Value::Array(existing), reviews).await;
@@ -337,17 +365,19 @@ async fn a_push_that_fixes_findings_deletes_their_comments_or_answers_their_thre
     let report = report();
     let gone_alone = fingerprint("CWE-78", "app/db.py", "os.system(cmd)");
     let gone_discussed = fingerprint("CWE-22", "app/db.py", "open(base + name)");
+    let old = |fp: &str| format!("old\n{}", comment::marker(&Key::first(fp), Some(11)));
     let mut comments = vec![
-        json!({"id": 101, "body": format!("old\n{}", comment::marker(&gone_alone)), "in_reply_to_id": null}),
-        json!({"id": 102, "body": format!("old\n{}", comment::marker(&gone_discussed)), "in_reply_to_id": null}),
-        json!({"id": 103, "body": "This is a false positive, the name is validated", "in_reply_to_id": 102}),
+        json!({"id": 101, "body": old(&gone_alone), "in_reply_to_id": null, "user": bot()}),
+        json!({"id": 102, "body": old(&gone_discussed), "in_reply_to_id": null, "user": bot()}),
+        json!({"id": 103, "body": "This is a false positive, the name is validated", "in_reply_to_id": 102,
+               "user": {"login": "octocat"}}),
     ];
     for (i, f) in report.findings.iter().enumerate().take(2) {
-        comments
-            .push(json!({"id": 200 + i, "body": comment::finding_body(f), "in_reply_to_id": null}));
+        let body = comment::finding_body(f, &Key::first(&f.fingerprint), f.end_line, "old");
+        comments.push(json!({"id": 200 + i, "body": body, "in_reply_to_id": null, "user": bot()}));
     }
-    let reviews =
-        json!([{"body": format!("summary\n{}", comment::marker(&report.findings[2].fingerprint))}]);
+    let listed = comment::marker(&Key::first(&report.findings[2].fingerprint), None);
+    let reviews = json!([{"body": format!("summary\n{listed}"), "user": bot()}]);
     mount_listing(&server, Value::Array(comments), reviews).await;
     Mock::given(method("DELETE"))
         .and(path("/repos/acme/app/pulls/comments/101"))
@@ -381,12 +411,11 @@ async fn a_push_that_fixes_findings_deletes_their_comments_or_answers_their_thre
     let text = reply["body"].as_str().unwrap();
     assert!(text.contains(&format!("fixed in {HEAD}")), "{text}");
     assert_eq!(
-        comment::parse_fixed_marker(text),
-        Some(gone_discussed.clone())
+        comment::trailer(text).answers,
+        vec![Key::first(&gone_discussed)]
     );
-    assert_eq!(
-        comment::parse_marker(text),
-        None,
+    assert!(
+        comment::trailer(text).findings.is_empty(),
         "a fixed reply never counts as the finding"
     );
     server.verify().await;
@@ -427,7 +456,7 @@ async fn a_422_on_the_review_moves_every_finding_into_the_body() {
     assert_eq!(retry["commit_id"], HEAD);
     assert_eq!(retry["event"], "COMMENT");
     let body = retry["body"].as_str().unwrap();
-    let mut markers = comment::parse_markers(body);
+    let mut markers = fingerprints(body);
     markers.sort();
     let mut expected: Vec<String> = report
         .findings
@@ -473,9 +502,9 @@ async fn server_errors_are_retried_a_bounded_number_of_times_then_reported_witho
         .expect_err("the 5xx is reported");
 
     match &error {
-        GithubError::Api {
+        GithubError::Http(HttpError::Status {
             status, attempts, ..
-        } => assert_eq!((*status, *attempts), (502, 4)),
+        }) => assert_eq!((*status, *attempts), (502, 4)),
         other => panic!("unexpected error {other}"),
     }
     assert_eq!(
@@ -523,7 +552,7 @@ async fn rate_limits_are_waited_out_and_mutations_are_spaced() {
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("x-ratelimit-remaining", "0")
-                .insert_header("x-ratelimit-reset", (now + 30).to_string().as_str()),
+                .insert_header("x-ratelimit-reset", (now + 1).to_string().as_str()),
         )
         .up_to_n_times(1)
         .with_priority(2)
@@ -532,9 +561,7 @@ async fn rate_limits_are_waited_out_and_mutations_are_spaced() {
     mount_review_ok(&server).await;
 
     let options = GithubOptions {
-        retry: RetryPolicy::immediate()
-            .with_max_wait(Duration::from_millis(150))
-            .with_spacing(Duration::from_millis(50)),
+        retry: RetryPolicy::immediate().with_spacing(Duration::from_millis(50)),
         ..GithubOptions::default()
     };
     let started = Instant::now();
@@ -550,9 +577,54 @@ async fn rate_limits_are_waited_out_and_mutations_are_spaced() {
             .len(),
         3
     );
-    // Both waits were honoured but capped at 150 ms (GitHub asked for 1 s and 30 s).
-    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // Both waits were honoured in full: 1 s, then until the reset (1-2 s away).
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_wait_past_the_posting_deadline_is_not_started() {
+    let server = MockServer::start().await;
+    mount_listing(&server, json!([]), json!([])).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{PULL}/reviews")))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let options = GithubOptions {
+        post: PostOptions {
+            deadline: Duration::from_secs(5),
+            ..PostOptions::default()
+        },
+        ..options()
+    };
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let error = github::publish_to(&env(&server, Some(&summary)), &report(), &options, &mut out)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(error, GithubError::Http(HttpError::Deadline { .. })),
+        "{error}"
+    );
+    // The fallback still shows every finding.
+    let annotations = String::from_utf8(out).unwrap();
+    let shown = annotations
+        .lines()
+        .filter(|l| l.starts_with("::error ") || l.starts_with("::warning "))
+        .count();
+    assert_eq!(shown, 3, "{annotations}");
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert!(markdown.contains("posting deadline"), "{markdown}");
+    server.verify().await;
 }
 
 #[tokio::test]
@@ -561,7 +633,7 @@ async fn still_rate_limited_after_every_retry_is_an_error() {
     mount_listing(&server, json!([]), json!([])).await;
     Mock::given(method("POST"))
         .and(path(format!("{PULL}/reviews")))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "60"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
         .expect(3)
         .mount(&server)
         .await;
@@ -573,7 +645,10 @@ async fn still_rate_limited_after_every_retry_is_an_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, GithubError::RateLimited { attempts: 3, .. }),
+        matches!(
+            error,
+            GithubError::Http(HttpError::RateLimited { attempts: 3, .. })
+        ),
         "{error}"
     );
     server.verify().await;
@@ -678,7 +753,10 @@ async fn the_sarif_upload_sends_gzipped_base64_for_the_pr_head() {
     std::fs::write(&sarif, text).unwrap();
     let options = GithubOptions {
         upload_sarif: Some(sarif),
-        post: PostOptions { max_comments: 30 },
+        post: PostOptions {
+            max_comments: 30,
+            ..PostOptions::default()
+        },
         ..options()
     };
 

@@ -68,11 +68,10 @@ pub fn review(args: &ReviewArgs) -> Result<u8, CliError> {
     let exit = findings_exit_code(&report, options.config.fail_on);
 
     let github_options = GithubOptions {
-        post: PostOptions {
-            max_comments: args.max_comments,
-        },
+        post: post_options(args.max_comments, args.post_deadline),
         upload_sarif: args.upload_sarif.then(|| scan.sarif.clone()).flatten(),
         dry_run: args.dry_run,
+        login: login(),
         ..GithubOptions::default()
     };
     let published = block_on(github::publish(&env, &report, &github_options))?;
@@ -113,9 +112,8 @@ pub fn post(args: &PostArgs) -> Result<u8, CliError> {
     let env =
         GithubEnv::for_post(|key| std::env::var(key).ok(), pr, &report).map_err(CliError::usage)?;
     let options = GithubOptions {
-        post: PostOptions {
-            max_comments: args.max_comments,
-        },
+        post: post_options(args.max_comments, args.post_deadline),
+        login: login(),
         ..GithubOptions::default()
     };
     let mut stdout = std::io::stdout();
@@ -138,6 +136,22 @@ pub fn post(args: &PostArgs) -> Result<u8, CliError> {
         }
     }
     Ok(findings_exit_code(&report, fail_on))
+}
+
+/// The forge options of the command line.
+pub(super) fn post_options(max_comments: usize, deadline_seconds: u64) -> PostOptions {
+    PostOptions {
+        max_comments,
+        deadline: std::time::Duration::from_secs(deadline_seconds),
+    }
+}
+
+/// `HUNKGUARD_GITHUB_LOGIN`: the login whose comments are ours when the token is a GitHub App's.
+fn login() -> Option<String> {
+    std::env::var("HUNKGUARD_GITHUB_LOGIN")
+        .ok()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
 }
 
 /// The PR number in `pr.json` next to the report, if there is a readable one.

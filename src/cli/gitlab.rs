@@ -7,8 +7,7 @@
 
 use super::{findings_exit_code, CliError, ReviewArgs};
 use crate::forge::gitlab::{self, GitlabEnv, GitlabOptions};
-use crate::forge::{anchor, Anchor, PostOptions, PostOutcome};
-use crate::report::Report;
+use crate::forge::PostOutcome;
 
 /// File names of the reports written into `--reports-dir`, unless a flag names another path.
 pub const SAST_REPORT: &str = "gl-sast-report.json";
@@ -45,18 +44,9 @@ pub fn review(args: &ReviewArgs) -> Result<u8, CliError> {
         .join(", ");
 
     let exit = findings_exit_code(&report, options.config.fail_on);
-    if args.dry_run {
-        eprintln!(
-            "hunkguard: dry run: {}",
-            dry_run_summary(&report, args.max_comments)
-        );
-        return Ok(exit);
-    }
-
     let gitlab_options = GitlabOptions {
-        post: PostOptions {
-            max_comments: args.max_comments,
-        },
+        post: super::github::post_options(args.max_comments, args.post_deadline),
+        dry_run: args.dry_run,
         ..GitlabOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -64,6 +54,15 @@ pub fn review(args: &ReviewArgs) -> Result<u8, CliError> {
         .build()
         .map_err(CliError::runtime)?;
     let published = runtime.block_on(gitlab::publish(&env, &report, &gitlab_options));
+    if args.dry_run {
+        if let Ok(outcome) = &published {
+            eprintln!(
+                "hunkguard: dry run: {}",
+                outcome.degraded.as_deref().unwrap_or_default()
+            );
+        }
+        return Ok(exit);
+    }
     let problem = match published {
         Ok(outcome) => {
             eprintln!(
@@ -93,20 +92,5 @@ fn outcome_summary(outcome: &PostOutcome) -> String {
     format!(
         "{} new discussion(s), {} already present, {} resolved as fixed, {} in the summary note",
         outcome.posted, outcome.already_present, outcome.resolved, outcome.in_summary
-    )
-}
-
-/// What a real run would try to post (anchoring is known without the API; existing threads are not).
-fn dry_run_summary(report: &Report, max_comments: usize) -> String {
-    let anchored = report
-        .findings
-        .iter()
-        .filter(|f| matches!(anchor(report, f), Anchor::Lines { .. }))
-        .count();
-    let inline = anchored.min(max_comments);
-    format!(
-        "{} finding(s): up to {inline} discussion(s) on diff lines, {} in the summary note; nothing posted",
-        report.findings.len(),
-        report.findings.len() - inline
     )
 }

@@ -204,6 +204,9 @@ pub struct ReviewArgs {
     /// Write reports and print what would be posted, but post nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The whole posting phase ends after this many seconds; what is left stays in the reports.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub post_deadline: u64,
     #[command(flatten)]
     pub scan: ScanArgs,
 }
@@ -223,6 +226,9 @@ pub struct PostArgs {
     /// Fail (exit 3) when posting fails.
     #[arg(long)]
     pub strict: bool,
+    /// The whole posting phase ends after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub post_deadline: u64,
     /// Exit 1 when a finding is at or above this level.
     #[arg(long, default_value = "never")]
     pub fail_on: String,

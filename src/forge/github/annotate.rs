@@ -60,14 +60,12 @@ pub fn step_summary(report: &Report, outcome: &PostOutcome) -> String {
             finding.start_line.to_string()
         };
         md.push_str(&format!(
-            "| {} | {} {} | `{}` line {} | {} |\n",
+            "| {} | {} {} | {} line {} | {} |\n",
             finding.severity,
             comment::escape_text(&finding.cwe),
             comment::escape_text(&finding.title),
-            finding
-                .path
-                .replace(['`', '\r', '\n'], "'")
-                .replace('|', "\\|"),
+            // GFM splits table cells at `|` even inside a code span, unless it is escaped.
+            comment::code_span(&finding.path).replace('|', "\\|"),
             lines,
             comment::percent(finding.confidence),
         ));

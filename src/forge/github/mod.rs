@@ -1,38 +1,45 @@
 //! GitHub pull-request reviews through the REST API (octocrab), with code-scanning SARIF upload and a
-//! fallback to annotations and the job summary when the token cannot write.
+//! fallback to annotations and the job summary when the token cannot write or time runs out.
 //!
 //! One run posts at most one review (<https://docs.github.com/en/rest/pulls/reviews#create-a-review-for-a-pull-request>):
 //! `event: COMMENT` on the head commit, one inline comment per new finding that sits on a diff line (up to a
-//! cap), everything else in the review body. Fingerprint markers in our comments make re-runs idempotent, and
-//! comments whose finding is gone are deleted, or answered as fixed when someone replied
+//! cap), everything else in the review body. Only comments written by the posting identity (`GET /user`,
+//! else `github-actions[bot]` for the job token, else `--login`) are read back, and only their trailers;
+//! comments whose finding is gone or moved are deleted, or answered when someone replied
 //! (<https://docs.github.com/en/rest/pulls/comments>). Reports are on disk before anything here runs, so a
 //! failing API degrades the review but never loses findings.
 //!
-//! Submodules: [`env`] (job environment), `client` (retries and rate limits), `plan` (what to post, no
-//! I/O), [`annotate`] (workflow commands and job summary), `sarif` (upload payload), `untrusted` (cleaning
-//! an artifact before the privileged `post` job uses it).
+//! Submodules: [`env`] (job environment), `client` (octocrab under the shared HTTP layer), [`annotate`]
+//! (workflow commands and job summary), `sarif` (upload payload), `untrusted` (cleaning an artifact before
+//! the privileged `post` job uses it).
 
 pub mod annotate;
 mod client;
 pub mod env;
-mod plan;
 mod sarif;
 mod untrusted;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use client::RetryPolicy;
 pub use env::{GithubEnv, Token};
 
-use super::{PostOptions, PostOutcome};
+use super::comment::{self, Key};
+pub use super::http::RetryPolicy;
+
+use super::http::{Created, Deadline, Http, HttpError};
+use super::plan::{self, OnForge, Plan, Thread, Tidy};
+use super::{Forge, PostOptions, PostOutcome};
 use crate::catalogue::Catalogue;
 use crate::report::Report;
-use client::Api;
-use plan::StaleAction;
+use client::Octo;
+
+/// The login `GITHUB_TOKEN` posts as (`GET /user` is refused to that token).
+pub const ACTIONS_LOGIN: &str = "github-actions[bot]";
 
 /// File name of the pull-request facts the analysing job leaves next to its JSON report.
 pub const PR_FILE: &str = "pr.json";
@@ -58,38 +65,9 @@ pub enum GithubError {
     /// The HTTP client could not be set up.
     #[error("cannot set up the GitHub client: {0}")]
     Client(String),
-    /// GitHub answered with an error status.
-    #[error("{method} {route} failed with HTTP {status} after {attempts} attempt(s): {message}")]
-    Api {
-        method: String,
-        route: String,
-        status: u16,
-        attempts: u32,
-        message: String,
-    },
-    /// HTTP 403 that is not a rate limit: the token may not do this (fork, read-only token).
-    #[error("{method} {route} was refused (HTTP 403): {message}")]
-    Forbidden {
-        method: String,
-        route: String,
-        message: String,
-    },
-    /// Still rate-limited after every retry.
-    #[error("{method} {route} is still rate-limited after {attempts} attempt(s): {message}")]
-    RateLimited {
-        method: String,
-        route: String,
-        attempts: u32,
-        message: String,
-    },
-    /// No answer (connection error or timeout) after every retry.
-    #[error("{method} {route} got no answer after {attempts} attempt(s): {message}")]
-    Transport {
-        method: String,
-        route: String,
-        attempts: u32,
-        message: String,
-    },
+    /// A request failed (after the retries), or the posting deadline passed.
+    #[error(transparent)]
+    Http(#[from] HttpError),
     /// The SARIF file is over the upload limit.
     #[error("{path} is {bytes} bytes gzipped; code scanning accepts at most 10 MB")]
     SarifTooLarge { path: String, bytes: usize },
@@ -113,6 +91,8 @@ pub struct GithubOptions {
     pub upload_sarif: Option<PathBuf>,
     /// Retries, waits and pacing of API calls.
     pub retry: RetryPolicy,
+    /// The login whose comments are ours, when `GET /user` cannot tell (a GitHub App's `name[bot]`).
+    pub login: Option<String>,
     /// Call no API: print annotations and write the job summary only (the analysing job of the
     /// fork-safe pair).
     pub dry_run: bool,
@@ -196,8 +176,9 @@ pub async fn publish_to(
         }
     }
     if options.dry_run {
-        let why = "posting is disabled (--dry-run, or the action's `post: false`)";
-        return degrade(env, report, why.into(), out);
+        let outcome = super::dry_run(report, &options.post);
+        emit_fallback(env, report, &outcome, out)?;
+        return Ok(outcome);
     }
     let Some(token) = &env.token else {
         let why =
@@ -212,11 +193,32 @@ pub async fn publish_to(
         );
         return degrade(env, report, why, out);
     }
-    let mut api = Api::new(&env.api_url, token, options.retry.clone())?;
+    let deadline = Deadline::after(options.post.deadline);
+    let http = Http::new(
+        Octo::new(&env.api_url, token, &options.retry)?,
+        options.retry.clone(),
+        deadline,
+    );
     let mut outcome = PostOutcome::default();
-    match review(&mut api, env, report, options, &mut outcome).await {
+    let posted = within(deadline, async {
+        let mut forge = Github::new(&http, env, options).await?;
+        super::review(
+            &mut forge,
+            report,
+            &options.post,
+            &env.head_sha,
+            &mut outcome,
+        )
+        .await?;
+        if let Some(path) = &options.upload_sarif {
+            upload_sarif(&http, env, path).await?;
+        }
+        Ok(())
+    })
+    .await;
+    match posted {
         Ok(()) => {}
-        Err(GithubError::Forbidden { message, .. }) => {
+        Err(GithubError::Http(HttpError::Forbidden { message, .. })) => {
             return degrade(
                 env,
                 report,
@@ -239,10 +241,24 @@ pub async fn publish_to(
         }
     }
     write_summary(env, report, &outcome)?;
-    if let Some(path) = &options.upload_sarif {
-        upload_sarif(&mut api, env, path).await?;
-    }
     Ok(outcome)
+}
+
+/// Run `work`, but no longer than `deadline` (each request is bounded too; this also bounds the
+/// waits between them).
+async fn within<T>(
+    deadline: Deadline,
+    work: impl std::future::Future<Output = Result<T, GithubError>>,
+) -> Result<T, GithubError> {
+    match tokio::time::timeout(deadline.remaining(), work).await {
+        Ok(done) => done,
+        Err(_) => Err(GithubError::Http(HttpError::Deadline {
+            method: "posting".into(),
+            route: "the review".into(),
+            budget: deadline.budget(),
+            why: "the phase ran out of time".into(),
+        })),
+    }
 }
 
 /// Post a JSON report made by another workflow (the `workflow_run` half of the fork-safe pair).
@@ -283,8 +299,12 @@ pub async fn post_report(
     })?;
     let (owner, repo) = env.owner_repo();
     let route = format!("/repos/{owner}/{repo}/pulls/{}", env.pr_number);
-    let mut api = Api::new(&env.api_url, token, options.retry.clone())?;
-    let pull: Pull = api.get(&route).await?.json(&route)?;
+    let http = Http::new(
+        Octo::new(&env.api_url, token, &options.retry)?,
+        options.retry.clone(),
+        Deadline::after(options.post.deadline),
+    );
+    let pull: Pull = http.get(&route).await?.json(&route)?;
     let skip = |why: String| {
         tracing::warn!("{why}");
         Ok(PostOutcome {
@@ -331,97 +351,293 @@ pub async fn post_report(
     publish_to(&target, &clean, options, out).await
 }
 
-/// List what the PR holds, post one review with what is new, tidy up stale comments.
-async fn review(
-    api: &mut Api,
-    env: &GithubEnv,
-    report: &Report,
-    options: &GithubOptions,
-    outcome: &mut PostOutcome,
-) -> Result<(), GithubError> {
-    let (owner, repo) = env.owner_repo();
-    let pull = format!("/repos/{owner}/{repo}/pulls/{}", env.pr_number);
-    let comments: Vec<plan::ExistingComment> = api
-        .get_all(&format!("{pull}/comments?per_page=100"))
-        .await?;
-    let reviews: Vec<plan::ExistingReview> =
-        api.get_all(&format!("{pull}/reviews?per_page=100")).await?;
-    let plan = plan::plan(report, &comments, &reviews, options.post.max_comments);
-    outcome.already_present = plan.already_present;
-
-    if plan.has_new() {
-        let comments: Vec<&plan::InlineComment> = plan.inline.iter().map(|(_, c)| c).collect();
-        let payload = json!({
-            "commit_id": env.head_sha,
-            "event": "COMMENT",
-            "body": plan::review_body(&report.findings, &plan.not_inline),
-            "comments": comments,
-        });
-        let route = format!("{pull}/reviews");
-        match api.post(&route, &payload).await {
-            Ok(_) => {
-                outcome.posted = plan.inline.len();
-                outcome.in_summary = plan.not_inline.len();
-            }
-            // GitHub refuses the whole review when one comment is off the diff, without saying which:
-            // keep every finding by moving them all into the body.
-            Err(GithubError::Api {
-                status: 422,
-                message,
-                ..
-            }) if !plan.inline.is_empty() => {
-                tracing::warn!(
-                    "GitHub refused the inline comments ({message}); posting the findings in the review body"
-                );
-                let all = plan.all_into_body("GitHub refused it as an inline comment");
-                let payload = json!({
-                    "commit_id": env.head_sha,
-                    "event": "COMMENT",
-                    "body": plan::review_body(&report.findings, &all),
-                });
-                api.post(&route, &payload).await?;
-                outcome.in_summary = all.len();
-            }
-            Err(error) => return Err(error),
-        }
-    }
-
-    for stale in &plan.stale {
-        let id = stale.comment_id;
-        let done = match stale.action {
-            StaleAction::Delete => api
-                .delete(&format!("/repos/{owner}/{repo}/pulls/comments/{id}"))
-                .await
-                .map(|_| outcome.removed += 1),
-            StaleAction::ReplyFixed => api
-                .post(
-                    &format!("{pull}/comments/{id}/replies"),
-                    &json!({ "body": plan::fixed_reply(&stale.fingerprint, &env.head_sha) }),
-                )
-                .await
-                .map(|_| outcome.resolved += 1),
-        };
-        // Tidying up is best effort: a comment someone else deleted, or one we may not touch, is no failure.
-        if let Err(error) = done {
-            tracing::warn!("cannot tidy up review comment {id}: {error}");
-        }
-    }
-    Ok(())
+/// A review comment as listed by the API (only the fields we read).
+#[derive(Debug, Deserialize)]
+struct RawComment {
+    id: u64,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    in_reply_to_id: Option<u64>,
+    #[serde(default)]
+    user: Option<RawUser>,
 }
 
-async fn upload_sarif(api: &mut Api, env: &GithubEnv, path: &Path) -> Result<(), GithubError> {
+/// A submitted review as listed by the API.
+#[derive(Debug, Deserialize)]
+struct RawReview {
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    user: Option<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawUser {
+    login: String,
+}
+
+/// One inline comment of the review payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct InlineComment {
+    path: String,
+    body: String,
+    line: u32,
+    side: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_side: Option<&'static str>,
+}
+
+/// The GitHub adapter of one run.
+struct Github<'a> {
+    http: &'a Http<Octo>,
+    env: &'a GithubEnv,
+    /// Comments by this login are ours; nobody else's are read for markers.
+    login: String,
+    /// Written into everything this run posts.
+    run: String,
+    pull: String,
+}
+
+impl<'a> Github<'a> {
+    async fn new(
+        http: &'a Http<Octo>,
+        env: &'a GithubEnv,
+        options: &GithubOptions,
+    ) -> Result<Self, GithubError> {
+        let login = match &options.login {
+            Some(login) => login.clone(),
+            None => identity(http).await?,
+        };
+        let (owner, repo) = env.owner_repo();
+        Ok(Self {
+            http,
+            env,
+            login,
+            run: super::run_id(&env.head_sha),
+            pull: format!("/repos/{owner}/{repo}/pulls/{}", env.pr_number),
+        })
+    }
+
+    fn is_ours(&self, user: &Option<RawUser>) -> bool {
+        user.as_ref()
+            .is_some_and(|u| u.login.eq_ignore_ascii_case(&self.login))
+    }
+
+    async fn comments(&self) -> Result<Vec<RawComment>, HttpError> {
+        self.http
+            .get_all(&format!("{}/comments?per_page=100", self.pull))
+            .await
+    }
+
+    async fn reviews(&self) -> Result<Vec<RawReview>, HttpError> {
+        self.http
+            .get_all(&format!("{}/reviews?per_page=100", self.pull))
+            .await
+    }
+
+    /// Whether a review of this run is on the pull request (its answer may have been lost).
+    async fn review_landed(&self) -> Result<bool, HttpError> {
+        Ok(self.reviews().await?.iter().any(|r| {
+            self.is_ours(&r.user)
+                && comment::trailer(r.body.as_deref().unwrap_or_default())
+                    .run
+                    .as_deref()
+                    == Some(self.run.as_str())
+        }))
+    }
+
+    /// Whether our answer to comment `id` is there.
+    async fn answer_landed(&self, id: u64, key: &Key) -> Result<bool, HttpError> {
+        Ok(self.comments().await?.iter().any(|c| {
+            c.in_reply_to_id == Some(id)
+                && self.is_ours(&c.user)
+                && comment::trailer(&c.body).answers.contains(key)
+        }))
+    }
+
+    async fn post_review(
+        &self,
+        body: String,
+        comments: &[InlineComment],
+    ) -> Result<Created, HttpError> {
+        let mut payload = json!({
+            "commit_id": self.env.head_sha,
+            "event": "COMMENT",
+            "body": body,
+        });
+        if !comments.is_empty() {
+            payload["comments"] = json!(comments);
+        }
+        self.http
+            .create(&format!("{}/reviews", self.pull), &payload, || {
+                self.review_landed()
+            })
+            .await
+    }
+
+    /// The review body: the shared summary of `not_inline` and its trailer.
+    fn review_body(
+        &self,
+        report: &Report,
+        not_inline: &[(&crate::findings::Finding, Key, String)],
+    ) -> (String, usize) {
+        let (text, listed) = plan::summary(&report.findings, not_inline);
+        let count = listed.len();
+        (
+            format!("{text}{}", comment::summary_trailer(&listed, &self.run)),
+            count,
+        )
+    }
+}
+
+/// The login of the token: `GET /user`, or the Actions bot when the job token may not ask.
+async fn identity(http: &Http<Octo>) -> Result<String, GithubError> {
+    match http.get("/user").await {
+        Ok(answer) => Ok(answer.json::<RawUser>("/user")?.login),
+        Err(HttpError::Forbidden { .. }) | Err(HttpError::Status { status: 404, .. }) => {
+            Ok(ACTIONS_LOGIN.to_string())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+impl Forge for Github<'_> {
+    type Error = GithubError;
+
+    async fn read(&mut self) -> Result<OnForge, GithubError> {
+        let comments = self.comments().await?;
+        let reviews = self.reviews().await?;
+        let mut on_forge = OnForge::default();
+        for top in comments.iter().filter(|c| c.in_reply_to_id.is_none()) {
+            if !self.is_ours(&top.user) {
+                continue;
+            }
+            let Some(marked) = comment::trailer(&top.body).findings.into_iter().next() else {
+                continue;
+            };
+            let replies: Vec<&RawComment> = comments
+                .iter()
+                .filter(|c| c.in_reply_to_id == Some(top.id))
+                .collect();
+            let answered = replies.iter().any(|r| {
+                self.is_ours(&r.user) && comment::trailer(&r.body).answers.contains(&marked.key)
+            });
+            on_forge.threads.push(Thread {
+                id: top.id.to_string(),
+                key: marked.key,
+                line: marked.line,
+                replied: replies.iter().any(|r| !self.is_ours(&r.user)),
+                answered,
+                open: true,
+            });
+        }
+        for review in reviews.iter().filter(|r| self.is_ours(&r.user)) {
+            let trailer = comment::trailer(review.body.as_deref().unwrap_or_default());
+            on_forge
+                .listed
+                .extend(trailer.findings.into_iter().map(|m| m.key));
+        }
+        Ok(on_forge)
+    }
+
+    async fn apply(
+        &mut self,
+        report: &Report,
+        plan: &Plan<'_>,
+        outcome: &mut PostOutcome,
+    ) -> Result<(), GithubError> {
+        if plan.has_new() {
+            let comments: Vec<InlineComment> = plan
+                .inline
+                .iter()
+                .map(|i| InlineComment {
+                    path: i.finding.path.clone(),
+                    body: comment::finding_body(i.finding, &i.key, i.line, &self.run),
+                    line: i.line,
+                    side: "RIGHT",
+                    start_line: i.start_line,
+                    start_side: i.start_line.map(|_| "RIGHT"),
+                })
+                .collect();
+            let (body, listed) = self.review_body(report, &plan.not_inline);
+            match self.post_review(body, &comments).await {
+                Ok(_) => {
+                    outcome.posted = plan.inline.len();
+                    outcome.in_summary = listed;
+                }
+                // GitHub refuses the whole review when one comment is off the diff, without saying
+                // which: keep every finding by moving them all into the body.
+                Err(HttpError::Status {
+                    status: 422,
+                    message,
+                    ..
+                }) if !plan.inline.is_empty() => {
+                    tracing::warn!(
+                        "GitHub refused the inline comments ({message}); posting the findings in the review body"
+                    );
+                    let all = plan.all_into_summary("GitHub refused it as an inline comment");
+                    let (body, listed) = self.review_body(report, &all);
+                    self.post_review(body, &[]).await?;
+                    outcome.in_summary = listed;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+
+        let (owner, repo) = self.env.owner_repo();
+        for stale in &plan.stale {
+            let Ok(id) = stale.id.parse::<u64>() else {
+                continue;
+            };
+            let done = match &stale.action {
+                Tidy::Remove => {
+                    let route = format!("/repos/{owner}/{repo}/pulls/comments/{id}");
+                    match self.http.send(Method::DELETE, &route, None).await {
+                        // Gone already (someone else deleted it, or an earlier attempt did).
+                        Ok(_) | Err(HttpError::Status { status: 404, .. }) => {
+                            outcome.removed += 1;
+                            Ok(())
+                        }
+                        Err(error) => Err(error),
+                    }
+                }
+                Tidy::Answer(why) => {
+                    let route = format!("{}/comments/{id}/replies", self.pull);
+                    let body = json!({ "body": comment::answer_body(&stale.key, why, &self.run) });
+                    self.http
+                        .create(&route, &body, || self.answer_landed(id, &stale.key))
+                        .await
+                        .map(|_| outcome.resolved += 1)
+                }
+            };
+            match done {
+                Ok(()) => {}
+                Err(error @ HttpError::Deadline { .. }) => return Err(error.into()),
+                // Tidying up is best effort: a comment we may not touch is no failure.
+                Err(error) => tracing::warn!("cannot tidy up review comment {id}: {error}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn upload_sarif(http: &Http<Octo>, env: &GithubEnv, path: &Path) -> Result<(), GithubError> {
     let (owner, repo) = env.owner_repo();
     let body = sarif::upload_body(sarif::encode_file(path)?, &env.head_sha, env.pr_number);
     let route = format!("/repos/{owner}/{repo}/code-scanning/sarifs");
-    match api.post(&route, &body).await {
+    // A second upload of the same analysis replaces the first: repeating it is harmless.
+    match http.create(&route, &body, || async { Ok(false) }).await {
         Ok(_) => Ok(()),
-        Err(GithubError::Forbidden { message, .. })
-        | Err(GithubError::Api {
+        Err(HttpError::Forbidden { message, .. })
+        | Err(HttpError::Status {
             status: 404,
             message,
             ..
         }) => Err(GithubError::SarifRefused { message }),
-        Err(error) => Err(error),
+        Err(error) => Err(error.into()),
     }
 }
 

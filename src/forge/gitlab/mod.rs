@@ -4,29 +4,30 @@
 //! <https://docs.gitlab.com/api/notes/#merge-requests>, merge request versions
 //! <https://docs.gitlab.com/api/merge_requests/#get-merge-request-diff-versions>.
 //!
-//! One run: read the merge request's diff refs, list the discussions already there, open a discussion
-//! for each new finding that [`super::anchor`] places on a diff line (up to the cap), resolve our
-//! discussions whose finding is gone, and create or update in place the one summary note. Fingerprint
-//! markers in the bodies make re-runs post nothing twice. A token that cannot post (the job token, a
-//! 401/403) degrades the run: the reports are already on disk and the outcome says why.
+//! One run: read the merge request's diff refs, read back the discussions our token's user wrote
+//! (`GET /user`; only their trailers), apply the shared [`super::plan`]: open a discussion for each new
+//! finding on a diff line (up to the cap), resolve our discussions whose finding is gone or moved (and
+//! answer them when someone replied), and create or update in place the one summary note. A token that
+//! cannot post (the job token, a 401/403) degrades the run: the reports are already on disk and the
+//! outcome says why.
 
 mod client;
 mod env;
 
-use std::collections::BTreeSet;
-
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub use client::{RetryPolicy, Timeouts};
+pub use super::http::RetryPolicy;
 pub use env::{GitlabEnv, GitlabToken, TokenKind, TOKEN_HELP, TOKEN_VARS};
 
-use super::comment;
-use super::{anchor, Anchor, PostOptions, PostOutcome};
+use super::comment::{self, Key};
+use super::http::{Deadline, Http, HttpError};
+use super::plan::{self, OnForge, Plan, Thread, Tidy};
+use super::{Forge, PostOptions, PostOutcome};
 use crate::findings::Finding;
 use crate::report::Report;
-use client::Client;
+use client::Rest;
+use http::Method;
 
 /// Why resolving a fixed thread can fail with 403 although posting worked.
 pub const RESOLVE_HELP: &str =
@@ -55,14 +56,6 @@ pub enum GitlabError {
     /// The CA file of a self-managed instance cannot be used.
     #[error("cannot use the CA certificates in {path}: {reason}")]
     CaFile { path: String, reason: String },
-    /// The request failed on the network (after the retries).
-    #[error("GitLab {method} {path} failed: {source}")]
-    Http {
-        method: String,
-        path: String,
-        #[source]
-        source: reqwest::Error,
-    },
     /// The token was refused (401) or may not do this (403).
     #[error("GitLab answered {status} to {method} {path} ({message}): {TOKEN_HELP}")]
     Forbidden {
@@ -71,18 +64,13 @@ pub enum GitlabError {
         status: u16,
         message: String,
     },
-    /// Any other non-2xx answer (after the retries).
-    #[error("GitLab answered {status} to {method} {path}: {message}")]
-    Status {
-        method: String,
-        path: String,
-        status: u16,
-        message: String,
-    },
+    /// A request failed (after the retries), or the posting deadline passed.
+    #[error("GitLab: {0}")]
+    Http(HttpError),
     /// A 2xx answer that is not the JSON we expected.
     #[error("unexpected GitLab answer for {what}: {source}")]
     BadResponse {
-        what: &'static str,
+        what: String,
         #[source]
         source: serde_json::Error,
     },
@@ -93,15 +81,49 @@ pub enum GitlabError {
     NoDiffRefs { iid: u64 },
 }
 
+impl From<HttpError> for GitlabError {
+    fn from(error: HttpError) -> Self {
+        match error {
+            HttpError::Forbidden {
+                method,
+                route,
+                status,
+                message,
+            } => GitlabError::Forbidden {
+                method,
+                path: route,
+                status,
+                message,
+            },
+            HttpError::Decode { route, source } => GitlabError::BadResponse {
+                what: route,
+                source,
+            },
+            other => GitlabError::Http(other),
+        }
+    }
+}
+
 /// Options of a GitLab review run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GitlabOptions {
-    /// Options shared by every forge (the inline cap).
+    /// Options shared by every forge (the inline cap, the deadline).
     pub post: PostOptions,
-    /// How failed requests are retried.
+    /// How failed requests are retried, paced and timed out.
     pub retry: RetryPolicy,
-    /// Request timeouts.
-    pub timeouts: Timeouts,
+    /// Call no API: say what would be posted.
+    pub dry_run: bool,
+}
+
+impl Default for GitlabOptions {
+    fn default() -> Self {
+        Self {
+            post: PostOptions::default(),
+            // GitLab limits note creation per minute, not per second: no pause between requests.
+            retry: RetryPolicy::default().with_spacing(std::time::Duration::ZERO),
+            dry_run: false,
+        }
+    }
 }
 
 /// The three commits a diff position needs.
@@ -149,34 +171,28 @@ struct RawNote {
     resolvable: bool,
     #[serde(default)]
     resolved: bool,
+    #[serde(default)]
+    author: Option<RawUser>,
 }
 
-/// A discussion we opened earlier, found by the fingerprint marker in its first note.
-#[derive(Debug)]
-struct OurDiscussion {
-    id: String,
-    fingerprint: String,
-    /// Resolvable and not yet resolved.
-    open: bool,
-}
-
-/// What the merge request already holds from us.
-#[derive(Debug, Default)]
-struct Existing {
-    discussions: Vec<OurDiscussion>,
-    /// The summary note: (note id, body).
-    summary: Option<(u64, String)>,
+#[derive(Debug, Deserialize)]
+struct RawUser {
+    id: u64,
 }
 
 /// Post discussions and the summary note for `report`; the reports must already be on disk.
 ///
 /// Returns what was done. A token that cannot post yields `Ok` with [`PostOutcome::degraded`] set;
-/// other failures (network, 404, 5xx after retries) are errors, with nothing lost but the comments.
+/// other failures (network, 404, 5xx after retries, the deadline) are errors, with nothing lost but
+/// the comments.
 pub async fn publish(
     env: &GitlabEnv,
     report: &Report,
     options: &GitlabOptions,
 ) -> Result<PostOutcome, GitlabError> {
+    if options.dry_run {
+        return Ok(super::dry_run(report, &options.post));
+    }
     let mut outcome = PostOutcome::default();
     let token = match &env.token {
         None => {
@@ -194,8 +210,23 @@ pub async fn publish(
         }
         Some(token) => token.clone(),
     };
-    let client = Client::new(env, token, options.retry.clone(), &options.timeouts)?;
-    match review(&client, env, report, &options.post, &mut outcome).await {
+    let deadline = Deadline::after(options.post.deadline);
+    let http = Http::new(
+        Rest::new(env, token, &options.retry)?,
+        options.retry.clone(),
+        deadline,
+    );
+    let work = review(&http, env, report, &options.post, &mut outcome);
+    let done = match tokio::time::timeout(deadline.remaining(), work).await {
+        Ok(done) => done,
+        Err(_) => Err(GitlabError::Http(HttpError::Deadline {
+            method: "posting".into(),
+            route: "the review".into(),
+            budget: deadline.budget(),
+            why: "the phase ran out of time".into(),
+        })),
+    };
+    match done {
         Ok(()) => Ok(outcome),
         Err(err @ GitlabError::Forbidden { .. }) => {
             outcome.degraded = Some(err.to_string());
@@ -206,7 +237,7 @@ pub async fn publish(
 }
 
 async fn review(
-    client: &Client,
+    http: &Http<Rest>,
     env: &GitlabEnv,
     report: &Report,
     post: &PostOptions,
@@ -214,7 +245,7 @@ async fn review(
 ) -> Result<(), GitlabError> {
     let mr = env.mr_path();
     let reviewed_head = report.head_sha.as_deref().unwrap_or(&env.head_sha);
-    let Some(refs) = diff_refs(client, &mr, env.mr_iid, reviewed_head).await? else {
+    let Some(refs) = diff_refs(http, &mr, env.mr_iid, reviewed_head).await? else {
         outcome.degraded = Some(format!(
             "merge request !{} has moved on from {}, the commit this run reviewed; \
              the pipeline of its new head posts that review",
@@ -223,114 +254,214 @@ async fn review(
         ));
         return Ok(());
     };
-    let existing = existing(client, &mr).await?;
-    let known: BTreeSet<&str> = existing
-        .discussions
-        .iter()
-        .map(|d| d.fingerprint.as_str())
-        .collect();
+    let me: RawUser = http.get("/user").await?.json("/user")?;
+    let mut forge = Gitlab {
+        http,
+        mr,
+        me: me.id,
+        run: super::run_id(reviewed_head),
+        refs,
+        head: reviewed_head.to_string(),
+        summary: None,
+    };
+    super::review(&mut forge, report, post, reviewed_head, outcome).await
+}
 
-    // New discussions, one request at a time (GitLab rate-limits note creation per user).
-    let mut posted_now: BTreeSet<&str> = BTreeSet::new();
-    let mut not_inline: Vec<(&Finding, String)> = Vec::new();
-    for finding in &report.findings {
-        if known.contains(finding.fingerprint.as_str())
-            || posted_now.contains(finding.fingerprint.as_str())
-        {
-            outcome.already_present += 1;
-            continue;
+/// The GitLab adapter of one run.
+struct Gitlab<'a> {
+    http: &'a Http<Rest>,
+    mr: String,
+    /// The id of the token's user: notes by anyone else are never read for markers.
+    me: u64,
+    /// Written into everything this run posts.
+    run: String,
+    refs: DiffRefs,
+    head: String,
+    /// Our summary note, found by [`Forge::read`]: (note id, body).
+    summary: Option<(u64, String)>,
+}
+
+impl Gitlab<'_> {
+    fn is_ours(&self, note: &RawNote) -> bool {
+        !note.system && note.author.as_ref().is_some_and(|a| a.id == self.me)
+    }
+
+    async fn discussions(&self) -> Result<Vec<RawDiscussion>, HttpError> {
+        let raw: Vec<Value> = self
+            .http
+            .get_all(&format!("{}/discussions?per_page=100&page=1", self.mr))
+            .await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|value| match serde_json::from_value(value) {
+                Ok(d) => Some(d),
+                Err(err) => {
+                    tracing::debug!("skipping a discussion GitLab described oddly: {err}");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// Whether a note of ours that this run wrote and that `wanted` accepts is on the merge request.
+    async fn landed(&self, wanted: impl Fn(&comment::Trailer) -> bool) -> Result<bool, HttpError> {
+        Ok(self.discussions().await?.iter().any(|d| {
+            d.notes.iter().any(|n| {
+                let trailer = comment::trailer(&n.body);
+                self.is_ours(n)
+                    && trailer.run.as_deref() == Some(self.run.as_str())
+                    && wanted(&trailer)
+            })
+        }))
+    }
+
+    async fn resolve(&self, id: &str, outcome: &mut PostOutcome) -> Result<bool, GitlabError> {
+        let route = format!("{}/discussions/{id}?resolved=true", self.mr);
+        match self.http.send(Method::PUT, &route, None).await {
+            Ok(_) => {
+                outcome.resolved += 1;
+                Ok(true)
+            }
+            // Resolving needs the Developer role: a Reporter token may comment but gets 403 here,
+            // which must not stop the summary from being updated.
+            Err(HttpError::Forbidden { status, .. }) => {
+                outcome.degraded = Some(format!(
+                    "GitLab answered {status} to resolving a fixed thread: {RESOLVE_HELP}"
+                ));
+                Ok(false)
+            }
+            Err(err) => Err(err.into()),
         }
-        let line = match anchor(report, finding) {
-            Anchor::Lines { line, .. } => line,
-            Anchor::Unanchored(why) => {
-                not_inline.push((finding, why));
+    }
+
+    async fn write_summary(
+        &self,
+        report: &Report,
+        not_inline: &[(&Finding, Key, String)],
+        outcome: &mut PostOutcome,
+    ) -> Result<(), GitlabError> {
+        let (text, listed) = plan::summary(&report.findings, not_inline);
+        outcome.in_summary = listed.len();
+        let body = format!(
+            "{text}\n<sub>hunkguard {} reviewed {}.</sub>\n{}",
+            env!("CARGO_PKG_VERSION"),
+            short(&self.head),
+            comment::summary_trailer(&listed, &self.run)
+        );
+        match &self.summary {
+            Some((_, old))
+                if comment::without_run_marker(old) == comment::without_run_marker(&body) => {}
+            Some((note_id, _)) => {
+                let route = format!("{}/notes/{note_id}", self.mr);
+                self.http
+                    .send(Method::PUT, &route, Some(&json!({ "body": body })))
+                    .await?;
+            }
+            // A clean merge request without a summary gets none.
+            None if report.findings.is_empty() => {}
+            None => {
+                let route = format!("{}/notes", self.mr);
+                self.http
+                    .create(&route, &json!({ "body": body }), || {
+                        self.landed(|t| t.summary)
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Forge for Gitlab<'_> {
+    type Error = GitlabError;
+
+    async fn read(&mut self) -> Result<OnForge, GitlabError> {
+        let mut on_forge = OnForge::default();
+        for discussion in self.discussions().await? {
+            // Only the first note counts: a reply that quotes our comment is not ours.
+            let Some(first) = discussion.notes.first().filter(|n| self.is_ours(n)) else {
+                continue;
+            };
+            let trailer = comment::trailer(&first.body);
+            // The summary is rewritten by every run, so what it lists is listed again, not "present".
+            if trailer.summary {
+                if self.summary.is_none() {
+                    self.summary = Some((first.id, first.body.clone()));
+                }
                 continue;
             }
-        };
-        if outcome.posted >= post.max_comments {
-            not_inline.push((
-                finding,
-                format!(
-                    "over the limit of {} new inline comments per run",
-                    post.max_comments
-                ),
-            ));
-            continue;
+            let Some(marked) = trailer.findings.into_iter().next() else {
+                continue;
+            };
+            let replies = &discussion.notes[1..];
+            let resolvable: Vec<&RawNote> =
+                discussion.notes.iter().filter(|n| n.resolvable).collect();
+            on_forge.threads.push(Thread {
+                id: discussion.id.clone(),
+                answered: replies.iter().any(|r| {
+                    self.is_ours(r) && comment::trailer(&r.body).answers.contains(&marked.key)
+                }),
+                replied: replies.iter().any(|r| !r.system && !self.is_ours(r)),
+                open: resolvable.iter().any(|n| !n.resolved),
+                key: marked.key,
+                line: marked.line,
+            });
         }
-        let body = json!({
-            "body": comment::finding_body(finding),
-            "position": position(report, finding, line, &refs),
-        });
-        let path = format!("{mr}/discussions");
-        match client.send(Method::POST, &path, &[], Some(&body)).await {
-            Ok(_) => {
-                outcome.posted += 1;
-                posted_now.insert(&finding.fingerprint);
-            }
-            // GitLab refuses a position it cannot place ("line_code can't be blank"); the finding
-            // is still shown, in the summary, and the other discussions go on.
-            Err(GitlabError::Status {
-                status: 400 | 422,
-                message,
-                ..
-            }) => not_inline.push((
-                finding,
-                format!("GitLab refused the diff position: {message}"),
-            )),
-            Err(err) => return Err(err),
-        }
+        Ok(on_forge)
     }
 
-    // Our discussions whose finding is gone were fixed: resolve them (replies stay readable).
-    // Resolving needs the Developer role: a Reporter token may comment but gets 403 here, which
-    // must not stop the summary from being updated.
-    let current: BTreeSet<&str> = report
-        .findings
-        .iter()
-        .map(|f| f.fingerprint.as_str())
-        .collect();
-    for discussion in &existing.discussions {
-        if discussion.open && !current.contains(discussion.fingerprint.as_str()) {
-            let path = format!("{mr}/discussions/{}", discussion.id);
-            let query = [("resolved", "true".to_string())];
-            match client.send(Method::PUT, &path, &query, None).await {
-                Ok(_) => outcome.resolved += 1,
-                Err(GitlabError::Forbidden { status, .. }) => {
-                    outcome.degraded = Some(format!(
-                        "GitLab answered {status} to resolving a fixed thread: {RESOLVE_HELP}"
-                    ));
-                    break;
-                }
-                Err(err) => return Err(err),
+    async fn apply(
+        &mut self,
+        report: &Report,
+        plan: &Plan<'_>,
+        outcome: &mut PostOutcome,
+    ) -> Result<(), GitlabError> {
+        // New discussions, one request at a time (GitLab rate-limits note creation per user).
+        let mut not_inline = plan.not_inline.clone();
+        let route = format!("{}/discussions", self.mr);
+        for inline in &plan.inline {
+            let body = json!({
+                "body": comment::finding_body(inline.finding, &inline.key, inline.line, &self.run),
+                "position": position(report, inline.finding, inline.line, &self.refs),
+            });
+            let landed =
+                || self.landed(|t| t.findings.first().is_some_and(|m| m.key == inline.key));
+            match self.http.create(&route, &body, landed).await {
+                Ok(_) => outcome.posted += 1,
+                // GitLab refuses a position it cannot place ("line_code can't be blank"); the finding
+                // is still shown, in the summary, and the other discussions go on.
+                Err(HttpError::Status {
+                    status: 400 | 422,
+                    message,
+                    ..
+                }) => not_inline.push((
+                    inline.finding,
+                    inline.key.clone(),
+                    format!("GitLab refused the diff position: {message}"),
+                )),
+                Err(err) => return Err(err.into()),
             }
         }
-    }
 
-    // The summary: one note, edited in place. A clean merge request without one gets none.
-    outcome.in_summary = not_inline.len();
-    let body = format!(
-        "{}\n<sub>hunkguard {} reviewed {}.</sub>\n",
-        comment::summary_body(&report.findings, &not_inline),
-        env!("CARGO_PKG_VERSION"),
-        short(reviewed_head)
-    );
-    match existing.summary {
-        Some((_, old)) if old.trim_end() == body.trim_end() => {}
-        Some((note_id, _)) => {
-            let path = format!("{mr}/notes/{note_id}");
-            client
-                .send(Method::PUT, &path, &[], Some(&json!({ "body": body })))
-                .await?;
+        // Our threads whose finding is gone or moved: answered when someone replied, then resolved.
+        for stale in &plan.stale {
+            if let Tidy::Answer(why) = &stale.action {
+                let route = format!("{}/discussions/{}/notes", self.mr, stale.id);
+                let body = json!({ "body": comment::answer_body(&stale.key, why, &self.run) });
+                self.http
+                    .create(&route, &body, || {
+                        self.landed(|t| t.answers.contains(&stale.key))
+                    })
+                    .await?;
+            }
+            if !self.resolve(&stale.id, outcome).await? {
+                break;
+            }
         }
-        None if report.findings.is_empty() => {}
-        None => {
-            let path = format!("{mr}/notes");
-            client
-                .send(Method::POST, &path, &[], Some(&json!({ "body": body })))
-                .await?;
-        }
+
+        // The summary: one note, edited in place.
+        self.write_summary(report, &not_inline, outcome).await
     }
-    Ok(())
 }
 
 /// The diff position of an added line: both paths (old = new for an added file), the line on the
@@ -359,13 +490,12 @@ fn position(report: &Report, finding: &Finding, line: u32, refs: &DiffRefs) -> V
 /// newer push moved the head while we reviewed, the versions list names every version's commits.
 /// `None` when no version has our head (the merge request moved on to commits we did not review).
 async fn diff_refs(
-    client: &Client,
+    http: &Http<Rest>,
     mr: &str,
     iid: u64,
     reviewed_head: &str,
 ) -> Result<Option<DiffRefs>, GitlabError> {
-    let reply = client.send(Method::GET, mr, &[], None).await?;
-    let merge_request: RawMergeRequest = reply.json("the merge request")?;
+    let merge_request: RawMergeRequest = http.get(mr).await?.json("the merge request")?;
     let latest = merge_request
         .diff_refs
         .and_then(|r| complete(r.base_sha, r.start_sha, r.head_sha));
@@ -374,10 +504,10 @@ async fn diff_refs(
             return Ok(latest);
         }
     }
-    let reply = client
-        .send(Method::GET, &format!("{mr}/versions"), &[], None)
-        .await?;
-    let versions: Vec<RawVersion> = reply.json("the merge request versions")?;
+    let versions: Vec<RawVersion> = http
+        .get(&format!("{mr}/versions"))
+        .await?
+        .json("the merge request versions")?;
     let versions: Vec<DiffRefs> = versions
         .into_iter()
         .filter_map(|v| complete(v.base_commit_sha, v.start_commit_sha, v.head_commit_sha))
@@ -411,48 +541,6 @@ fn same_commit(a: &str, b: &str) -> bool {
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
-}
-
-/// List every discussion of the merge request and keep ours: fingerprinted threads and the summary.
-async fn existing(client: &Client, mr: &str) -> Result<Existing, GitlabError> {
-    let raw = client
-        .get_all(
-            &format!("{mr}/discussions"),
-            "the merge request discussions",
-        )
-        .await?;
-    let mut found = Existing::default();
-    for value in raw {
-        let discussion: RawDiscussion = match serde_json::from_value(value) {
-            Ok(d) => d,
-            Err(err) => {
-                tracing::debug!("skipping a discussion GitLab described oddly: {err}");
-                continue;
-            }
-        };
-        // Only the first note counts: a reply that quotes our comment is not ours.
-        let Some(first) = discussion.notes.first().filter(|n| !n.system) else {
-            continue;
-        };
-        if first.body.contains(comment::SUMMARY_MARKER) {
-            if found.summary.is_none() {
-                found.summary = Some((first.id, first.body.clone()));
-            }
-            continue;
-        }
-        let Some(fingerprint) = comment::parse_marker(&first.body) else {
-            continue;
-        };
-        let resolvable: Vec<&RawNote> = discussion.notes.iter().filter(|n| n.resolvable).collect();
-        let open = !resolvable.is_empty() && resolvable.iter().any(|n| !n.resolved);
-        // Two threads for one finding (an earlier race) are both kept, so both get resolved.
-        found.discussions.push(OurDiscussion {
-            id: discussion.id,
-            fingerprint,
-            open,
-        });
-    }
-    Ok(found)
 }
 
 #[cfg(test)]
