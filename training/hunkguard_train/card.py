@@ -95,6 +95,8 @@ def model_card(m: dict, cat, refs: dict) -> str:
         a(f"Recalibrated on {tr['recalibrated']} (`training/run.py --recalibrate`): the weights are those of "
           f"{tr.get('recalibrated_from')}; thresholds, line threshold and every metric below were computed anew on "
           "the same validation split. The fp32 vs int8 comparison is from training time.\n")
+    if tr.get("note"):
+        a(f"Note on this model: {tr['note']}.\n")
     a("## Metrics on real code (validation split) vs Bandit 1.9.4\n")
     a("Our thresholds are cross-fitted (calibrated on one half of the validation groups, applied to the other). "
       "Bandit is filtered as the seed labels were (no B4xx/B101/B110/B112/B603/B606/B607, no LOW confidence, no LOW "
@@ -259,3 +261,10 @@ def _real_code_section(a, rc: dict) -> None:
     a(f"Quiet set, model findings by label: {q['model_by_label']}; Bandit (severity >= medium) by check: "
       f"{q['bandit_by_test']}. The {len(q['top'])} most confident model findings there, as read by hand, are in "
       "read by hand in `training/corpus/quiet_top20.md`.\n")
+    from pathlib import Path
+
+    reading = Path(__file__).resolve().parents[1] / "corpus" / "quiet_top20.md"
+    if reading.exists():
+        verdict = next((l for l in reading.read_text().splitlines() if l.startswith("Real or real-pattern:")), None)
+        if verdict:
+            a(f"Read by hand: {verdict[len('Real or real-pattern: '):]}\n")

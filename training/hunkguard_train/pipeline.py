@@ -198,11 +198,11 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
             for c in e.labels:
                 Y[i, label_index[c]] = 1
         benign = np.array([e.origin == "benign" for e in val_all])
-        th_all, T_all = calibrate(S, Y, benign)
+        th_all, T_all = calibrate(S, Y, benign, max_fpr=cfg.get("calib_max_fpr", 0.02))
         folds = np.array([fold_of(e) for e in val_all])
         th_f, T_f = {}, {}
         for f in (0, 1):
-            th_f[f], T_f[f] = calibrate(S[folds == f], Y[folds == f], benign[folds == f])
+            th_f[f], T_f[f] = calibrate(S[folds == f], Y[folds == f], benign[folds == f], max_fpr=cfg.get("calib_max_fpr", 0.02))
         # cross-fitted predictions: each row uses the thresholds of the other fold
         th_row = np.stack([th_f[1 - f] for f in folds])
         preds_x = [{labels[c] for c in np.nonzero(S[i] >= th_row[i])[0]} for i in range(len(val_all))]
