@@ -109,6 +109,14 @@ def load_seed(cat: Catalogue, stats: Counter) -> list[Example]:
 
 
 # ------------------------------------------------------------------------------------------ realfix
+def vulnerable_lines(code: str, label: str, vuln_lines: list[int]) -> Lines:
+    """The vulnerable side of a real fix: the lines the fix changed carry the label; a fix that only adds lines
+    (a missing check) has no line of its own, so the example keeps its label and its tokens are masked."""
+    if vuln_lines:
+        return Lines.from_code(code, {l: {label} for l in vuln_lines})
+    return Lines.from_code(code, None, set(range(1, len(Lines.from_code(code).text) + 1)))
+
+
 def realfix_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = None) -> Example | None:
     stats = stats if stats is not None else Counter()
     group = fix_group(repo_of_link(r["commit_link"]))
@@ -120,12 +128,7 @@ def realfix_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = N
     if canon is None:
         stats[f"realfix_unknown_label:{r['cwe']}"] += 1
         return None
-    vl = r.get("vuln_lines") or []
-    n = len(Lines.from_code(r["code"]).text)
-    if vl:
-        lines = Lines.from_code(r["code"], {l: {canon} for l in vl})
-    else:  # fix only adds lines: the flaw has no line of its own
-        lines = Lines.from_code(r["code"], None, set(range(1, n + 1)))
+    lines = vulnerable_lines(r["code"], canon, r.get("vuln_lines") or [])
     stats["realfix_vul"] += 1
     return Example(r["id"], lines, frozenset([canon]), "realfix", group, kind="vuln", pair=r["pair_id"],
                    meta={"commit": r["commit_link"]})
@@ -153,12 +156,7 @@ def advisory_record_to_example(r: dict, cat: Catalogue, stats: Counter | None = 
     if canon is None:
         stats[f"advisory_unlabelled:{r['cwe']}"] += 1
         return None
-    vl = r.get("vuln_lines") or []
-    n = len(Lines.from_code(r["code"]).text)
-    if vl:
-        lines = Lines.from_code(r["code"], {l: {canon} for l in vl})
-    else:
-        lines = Lines.from_code(r["code"], None, set(range(1, n + 1)))
+    lines = vulnerable_lines(r["code"], canon, r.get("vuln_lines") or [])
     stats["advisory_vul"] += 1
     return Example(r["id"], lines, frozenset([canon]), "advisory", group, kind="vuln", pair=r["pair_id"],
                    meta={"commit": r["fix_commit"], "repo": r["repo"], "cwe_origin": r.get("cwe_origin")})
