@@ -262,8 +262,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     elapsed = round(time.time() - t_start, 1)
     timer.stop()
     metrics = {
-        "evaluated_on": "real-code validation split (realfix by fix commit, CodeQL/Bandit by source file, held-out "
-                        "benign packages); thresholds cross-fitted over two folds of validation groups",
+        "evaluated_on": "real-code validation split (corpus and benign code by package, real fixes by repository, "
+                        "CodeQL/Bandit by source file); thresholds cross-fitted over two folds of validation groups",
         "ours": _summary(rep["real_crossfit"], rep["pairs"], rep["lines"], rep["benign_fragment_fpr"]),
         "ours_insample_thresholds": _summary(rep["real_insample"], rep["pairs"], rep["lines"], None),
         "bandit": _summary(m_bandit, pr_b, None, b_frag_fpr),
