@@ -212,8 +212,13 @@ pub fn code_span(text: &str) -> String {
 /// Fence `code` as a block with the given info string.
 pub fn fenced(code: &str, info: &str) -> String {
     let fence = fence_for(code);
-    // A lone CR is a line break for CommonMark too; normalise every break to LF.
-    let code = code.replace("\r\n", "\n").replace('\r', "\n");
+    // A lone CR is a line break for CommonMark too; normalise every break to LF. A NUL is insecure in
+    // CommonMark, which tells renderers to read it as U+FFFD; write that ourselves so every renderer
+    // shows the same code.
+    let code = code
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\0', "\u{fffd}");
     format!("{fence}{info}\n{}\n{fence}", code.trim_end_matches('\n'))
 }
 
