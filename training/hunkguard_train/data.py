@@ -335,28 +335,6 @@ def load_benign(cat: Catalogue, stats: Counter, seed: int, max_chunks: int, max_
     return out
 
 
-def unlabelled_corpus(seed: int, max_chars: int, exclude_groups: set[str]) -> list[str]:
-    """Raw module texts (train-side packages only) for the tokenizer and masked-LM pretraining."""
-    rng = random.Random(f"{seed}:corpus")
-    pkgs = package_files(40, rng)
-    keys = [k for k in sorted(pkgs) if f"benign:{k}" not in exclude_groups]
-    files = [f for k in keys for f in pkgs[k]]
-    rng.shuffle(files)
-    out, total = [], 0
-    for f in files:
-        try:
-            t = f.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
-        if len(t) > 200_000:
-            t = t[:200_000]
-        out.append(t)
-        total += len(t)
-        if total >= max_chars:
-            break
-    return out
-
-
 # ------------------------------------------------------------------------------------------ distilled corpus
 def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Counter, seed: int,
                     neg_per_pos: float, max_neg_train: int, max_neg_val: int, max_pos_per_label: int) -> list[Example]:

@@ -14,13 +14,13 @@ import logging
 import os
 import re
 import subprocess
-import sys
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import corpus as C
+from .evaluate import bandit_exe
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,6 @@ def decide(test_id: str, severity: str, confidence: str, line: str, around: str,
     if test_id not in CONTEXT_RULED:
         return Verdict(None, "masked", f"{test_id}:no-rule")
     label = CONTEXT_RULED[test_id]
-    ctx = f"{line}\n{around}\n{func}"
     if test_id == "B311":
         target = line.split("=", 1)[0] if "=" in line.split("(", 1)[0] else ""
         if SECRET_USE.search(target) or SECRET_USE.search(func):
@@ -180,11 +179,6 @@ def source_tree(corpus: dict[str, list[C.SourceFile]], root: Path) -> Path:
     return root
 
 
-def _bandit_exe() -> str:
-    exe = Path(sys.executable).with_name("bandit")
-    return str(exe) if exe.exists() else "bandit"
-
-
 def run_bandit_tree(root: Path, packages: list[str], out_dir: Path, workers: int = 2) -> dict[str, dict]:
     """Bandit over each package folder, one process per package, cached as JSON per package."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +187,7 @@ def run_bandit_tree(root: Path, packages: list[str], out_dir: Path, workers: int
         out = out_dir / f"{pkg}.json"
         if not out.exists():
             tmp = out.with_suffix(".part")
-            subprocess.run([_bandit_exe(), "-r", str(root / pkg), "-f", "json", "-q", "-o", str(tmp)],
+            subprocess.run([bandit_exe(), "-r", str(root / pkg), "-f", "json", "-q", "-o", str(tmp)],
                            capture_output=True, timeout=3600, check=False)
             if tmp.exists():
                 os.replace(tmp, out)

@@ -338,43 +338,60 @@ BANDIT_CWE_BY_TEST = {"B307": "CWE-94", "B102": "CWE-94", "B701": "CWE-79", "B70
 BANDIT_CWE_BY_TEST.update({f"B{n}": "CWE-611" for n in range(313, 321)})
 
 
+def bandit_exe() -> str:
+    """The venv's bandit next to this interpreter, else the one on PATH."""
+    exe = Path(sys.executable).with_name("bandit")
+    return str(exe) if exe.exists() else "bandit"
+
+
+def bandit_on_codes(codes: list[str], workdir: Path) -> tuple[list[list[dict]], int, str | None]:
+    """Bandit over each code as its own file: its raw findings per code, how many files it could not parse, and
+    the error when Bandit itself failed (then no findings)."""
+    d = Path(tempfile.mkdtemp(prefix="bandit_", dir=workdir))
+    try:
+        for i, code in enumerate(codes):
+            (d / f"ex{i:06d}.py").write_text(code, encoding="utf-8")
+        subprocess.run([bandit_exe(), "-r", str(d), "-f", "json", "-q", "-o", str(d / "out.json")],
+                       check=False, capture_output=True, timeout=3600)
+        rep = json.loads((d / "out.json").read_text())
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as e:
+        log.error("bandit failed: %s", e)
+        return [[] for _ in codes], 0, str(e)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    per: list[list[dict]] = [[] for _ in codes]
+    for r in rep.get("results", []):
+        name = Path(r["filename"]).name
+        if name.startswith("ex"):
+            per[int(name[2:8])].append(r)
+    return per, len(rep.get("errors", [])), None
+
+
 def run_bandit(exs: list[Example], cat: Catalogue, workdir: Path) -> tuple[list[set], list[bool], dict]:
     """Bandit on each example (dedented, one file each). Returns per example: the catalogue labels of its
     findings after the same filters used for the seed labels, whether it had any finding at all, and info."""
-    d = Path(tempfile.mkdtemp(prefix="bandit_", dir=workdir))
-    for i, e in enumerate(exs):
+    codes = []
+    for e in exs:
         code = textwrap.dedent(e.code.replace("\r\n", "\n"))
         if e.meta.get("imports"):  # Bandit normally sees the whole file: give it the file's imports
             code = e.meta["imports"] + "\n\n" + code
-        (d / f"ex{i:05d}.py").write_text(code, encoding="utf-8")
-    exe = Path(sys.executable).with_name("bandit")
-    cmd = [str(exe) if exe.exists() else "bandit", "-r", str(d), "-f", "json", "-q", "-o", str(d / "out.json")]
-    try:
-        subprocess.run(cmd, check=False, capture_output=True, timeout=900)
-        rep = json.loads((d / "out.json").read_text())
-    except Exception as e:  # noqa: BLE001
-        log.error("bandit failed: %s", e)
-        shutil.rmtree(d, ignore_errors=True)
-        return [set() for _ in exs], [False for _ in exs], {"error": str(e)}
+        codes.append(code)
+    per, errors, failure = bandit_on_codes(codes, workdir)
+    if failure:
+        return [set() for _ in exs], [False for _ in exs], {"error": failure}
     filt = [set() for _ in exs]
-    anyf = [False for _ in exs]
-    for r in rep.get("results", []):
-        name = Path(r["filename"]).name
-        if not name.startswith("ex"):
-            continue
-        i = int(name[2:7])
-        anyf[i] = True
-        tid = r.get("test_id", "")
-        if tid in BANDIT_EXCLUDED or tid.startswith("B4"):
-            continue
-        if r.get("issue_confidence") == "LOW":
-            continue
-        if r.get("issue_severity") == "LOW" and tid not in ("B105", "B106", "B107"):
-            continue
-        cwe = BANDIT_CWE_BY_TEST.get(tid) or f"CWE-{(r.get('issue_cwe') or {}).get('id', 0)}"
-        canon = cat.canonical(cwe)
-        if canon:
-            filt[i].add(canon)
-    errors = len(rep.get("errors", []))
-    shutil.rmtree(d, ignore_errors=True)
+    anyf = [bool(p) for p in per]
+    for i, found in enumerate(per):
+        for r in found:
+            tid = r.get("test_id", "")
+            if tid in BANDIT_EXCLUDED or tid.startswith("B4"):
+                continue
+            if r.get("issue_confidence") == "LOW":
+                continue
+            if r.get("issue_severity") == "LOW" and tid not in ("B105", "B106", "B107"):
+                continue
+            cwe = BANDIT_CWE_BY_TEST.get(tid) or f"CWE-{(r.get('issue_cwe') or {}).get('id', 0)}"
+            canon = cat.canonical(cwe)
+            if canon:
+                filt[i].add(canon)
     return filt, anyf, {"files": len(exs), "parse_errors": errors}

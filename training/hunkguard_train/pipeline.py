@@ -21,10 +21,9 @@ from .evaluate import (calibrate, calibrate_line, fold_of, line_metrics, metrics
                        predict_sets, run_bandit, score_codes, torch_predictor)
 from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signature, quantize
 from .labels import Catalogue
-from .model import HunkNet
 from .pycode import Lines
-from .tok import CLS, PAD, SEP, train_tokenizer
-from .train import finetune, make_items, make_pair_items, mlm_pretrain
+from .tok import CLS, PAD, SEP
+from .train import finetune, make_items, make_pair_items
 
 log = logging.getLogger("hunkguard_train")
 
@@ -123,8 +122,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     # the real-Python corpus, distilled from Bandit with context rules (the bulk of the training data)
     timer.start("corpus")
     rows, corpus_files, corpus_sha = corpus_rows_and_files(cfg)
-    from .corpus import CACHE, corpus_stats, normalise
-    from .distil import distil
+    from .corpus import corpus_stats, normalise
 
     chunks = _distilled(corpus_files, rows, corpus_sha, stats)
     split_of = {r["package"]: r["split"] for r in rows}
@@ -346,8 +344,8 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
                         "bandit": RE.bandit_fix_pairs(b_filt, val_real)}
     # quiet: ordinary application code of held-out packages
     cat_of = {r["package"]: r["category"] for r in rows}
-    app = [p for p in sorted(corpus_files) if any(r["package"] == p and r["split"] == "val" for r in rows)
-           and cat_of.get(p) in ("web", "cli", "ops", "client")]
+    split_of = {r["package"]: r["split"] for r in rows}
+    app = [p for p in sorted(corpus_files) if split_of.get(p) == "val" and cat_of.get(p) in ("web", "cli", "ops", "client")]
     qfiles = [(f"{p}/{f.path}", f.text) for p in app for f in labelled_files(corpus_files[p])]
     random.Random(f"{seed}:quiet").shuffle(qfiles)
     budget, picked = cfg.get("quiet_lines", 40_000), []
@@ -361,7 +359,6 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     audit = RE.read_audit()
     if audit:
         by_id = {chunk_id(c): c for c in chunks}
-        split_of = {r["package"]: r["split"] for r in rows}
         cases = []
         for a in audit.values():
             c = by_id.get(a["chunk"])
@@ -378,27 +375,35 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     return out
 
 
+def _pickled(path: Path, build):
+    """`build()`, kept in `path` (written atomically) and read back from there on later runs."""
+    import pickle
+
+    if path.exists():
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    value = build()
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as f:
+        pickle.dump(value, f)
+    os.replace(tmp, path)
+    return value
+
+
 def _distilled(corpus_files: dict, rows: list[dict], corpus_sha: str, stats: Counter) -> list:
     """distil()'s chunks and raw Bandit findings, cached next to the corpus (keyed by the manifest and the chunking
     version), then the labelling rules applied afresh: a changed rule costs seconds, not a new Bandit run."""
     import hashlib
-    import pickle
 
     from . import distil as Dz
     from .corpus import CACHE
 
-    key = hashlib.sha256(f"{corpus_sha}:{Dz.CHUNKING_VERSION}".encode()).hexdigest()[:16]
-    cached = CACHE / f"chunks-{key}.pickle"
-    if cached.exists():
-        with open(cached, "rb") as f:
-            chunks, st = pickle.load(f)
-    else:
+    def build():
         st: Counter = Counter()
-        chunks = Dz.distil(corpus_files, rows, CACHE, st)
-        tmp = cached.with_suffix(".part")
-        with open(tmp, "wb") as f:
-            pickle.dump((chunks, st), f)
-        os.replace(tmp, cached)
+        return Dz.distil(corpus_files, rows, CACHE, st), st
+
+    key = hashlib.sha256(f"{corpus_sha}:{Dz.CHUNKING_VERSION}".encode()).hexdigest()[:16]
+    chunks, st = _pickled(CACHE / f"chunks-{key}.pickle", build)
     stats.update(st)
     return Dz.apply_rules(chunks, stats)
 
@@ -407,7 +412,6 @@ def corpus_rows_and_files(cfg: dict) -> tuple[list[dict], dict, str]:
     """The pinned corpus: manifest rows, files by package (downloaded into the cache when missing), and the
     manifest's sha256."""
     import hashlib
-    import pickle
 
     from . import corpus as C
 
@@ -419,16 +423,7 @@ def corpus_rows_and_files(cfg: dict) -> tuple[list[dict], dict, str]:
         sha = hashlib.sha256((sha + "|" + ",".join(sorted(r["package"] for r in rows))).encode()).hexdigest()
     C.download(rows)
     # reading ~1 GB of archives takes minutes: keep the parsed corpus next to the archives, keyed by manifest
-    cached = C.CACHE / f"corpus-{sha[:16]}.pickle"
-    if cached.exists():
-        with open(cached, "rb") as f:
-            files = pickle.load(f)
-    else:
-        files = C.load_corpus(rows)
-        tmp = cached.with_suffix(".part")
-        with open(tmp, "wb") as f:
-            pickle.dump(files, f)
-        os.replace(tmp, cached)
+    files = _pickled(C.CACHE / f"corpus-{sha[:16]}.pickle", lambda: C.load_corpus(rows))
     return rows, files, sha
 
 
@@ -440,8 +435,7 @@ def pretrain_only(profile: str = "full", seed: int = 1234) -> dict:
     torch.set_num_threads(2)
     _seed_all(seed)
     rows, files, sha = corpus_rows_and_files(cfg)
-    pcfg = dict(cfg, corpus_chars=cfg.get("mlm_corpus_chars", cfg["corpus_chars"]))
-    _, _, recipe = pretrain(files, rows, sha, pcfg, len(Catalogue().labels), MAX_LENGTH, seed,
+    _, _, recipe = pretrain(files, rows, sha, cfg, len(Catalogue().labels), MAX_LENGTH, seed,
                             out=CHECKPOINT if profile == "full" else None)
     return recipe
 
@@ -457,8 +451,7 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     timer.start("mlm_pretrain")
     loaded = load_checkpoint(CHECKPOINT, corpus_sha, cfg, len(labels), MAX_LENGTH)
     if loaded is None:
-        pcfg = dict(cfg, corpus_chars=cfg.get("mlm_corpus_chars", cfg["corpus_chars"]))
-        loaded = pretrain(corpus_files, rows, corpus_sha, pcfg, len(labels), MAX_LENGTH, seed)
+        loaded = pretrain(corpus_files, rows, corpus_sha, cfg, len(labels), MAX_LENGTH, seed)
         mlm_info = dict(loaded[2]["mlm"], reused_checkpoint=False)
     else:
         mlm_info = dict(loaded[2]["mlm"], reused_checkpoint=True, corpus_manifest_sha256=corpus_sha)

@@ -78,7 +78,7 @@ def pretrain(corpus: dict, rows: list[dict], manifest_sha: str, cfg: dict, n_lab
     """Train the tokenizer and masked-LM pretrain a fresh encoder on the train-side corpus; write the
     checkpoint to `out` when given. Returns (tokenizer, net, recipe)."""
     t0 = time.time()
-    texts = corpus_texts(corpus, rows, cfg["corpus_chars"], seed)
+    texts = corpus_texts(corpus, rows, cfg.get("mlm_corpus_chars", cfg["corpus_chars"]), seed)
     tok = train_tokenizer(texts, cfg["vocab"])
     log.info("tokenizer: %d tokens from %d files (%.1f M chars) in %.0fs", tok.get_vocab_size(), len(texts),
              sum(map(len, texts)) / 1e6, time.time() - t0)

@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import logging
 import random
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from .data import Example
-from .evaluate import score_codes
+from .evaluate import bandit_on_codes, score_codes
 from .pycode import Lines, fragment
 
 log = logging.getLogger(__name__)
@@ -124,25 +119,9 @@ def unparsable_fragments(exs: list[Example], pool: list[Lines], seed: int) -> li
 def bandit_findings_on_codes(codes: list[str], workdir: Path, min_severity: str = "MEDIUM") -> tuple[list[list[dict]], int]:
     """Bandit over each code as its own file: the raw findings per code at or above `min_severity`, and how
     many files Bandit could not parse."""
-    d = Path(tempfile.mkdtemp(prefix="bandit_q_", dir=workdir))
-    for i, c in enumerate(codes):
-        (d / f"f{i:06d}.py").write_text(c, encoding="utf-8")
-    exe = Path(sys.executable).with_name("bandit")
-    subprocess.run([str(exe) if exe.exists() else "bandit", "-r", str(d), "-f", "json", "-q", "-o", str(d / "o.json")],
-                   capture_output=True, check=False, timeout=3600)
-    try:
-        rep = json.loads((d / "o.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        rep = {"results": [], "errors": []}
     rank = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
-    out: list[list[dict]] = [[] for _ in codes]
-    for r in rep.get("results", []):
-        i = int(Path(r["filename"]).stem[1:])
-        if rank.get(r.get("issue_severity"), 0) >= rank[min_severity]:
-            out[i].append(r)
-    errors = len(rep.get("errors", []))
-    shutil.rmtree(d, ignore_errors=True)
-    return out, errors
+    per, errors, _ = bandit_on_codes(codes, workdir)
+    return [[r for r in found if rank.get(r.get("issue_severity"), 0) >= rank[min_severity]] for found in per], errors
 
 
 def fix_pairs(results: list[dict], exs: list[Example], th_rows: list[np.ndarray], labels: list[str]) -> dict:
