@@ -9,7 +9,7 @@
 #   libonnxruntime.so.*              the CPU ONNX Runtime, from the pinned PyPI wheel (scripts/setup-ort.sh)
 #   licenses/onnxruntime/            that wheel's LICENSE and ThirdPartyNotices.txt
 #   models/                          the shipped model
-#   scripts/gitlab-ci.sh, scripts/setup-ort.sh   the GitLab CI entry point; the GPU runtime installer
+#   scripts/gitlab-ci.sh, scripts/setup-ort.sh (+ retry.sh)   the GitLab CI entry point; the GPU runtime installer
 #   LICENSE, README
 # The .sha256 file is in `sha256sum` format: `sha256sum -c` checks it in OUTDIR.
 #
@@ -58,7 +58,7 @@ strip --strip-unneeded "$dest/hunkguard" 2>/dev/null || log "could not strip $bi
 cp "$ort_dir"/libonnxruntime*.so* "$dest/"
 cp "$ort_dir"/licenses/* "$dest/licenses/onnxruntime/"
 cp -R "$root/models" "$dest/models"
-cp "$root/scripts/gitlab-ci.sh" "$root/scripts/setup-ort.sh" "$dest/scripts/"
+cp "$root/scripts/gitlab-ci.sh" "$root/scripts/setup-ort.sh" "$root/scripts/retry.sh" "$dest/scripts/"
 cp "$root/LICENSE" "$dest/LICENSE"
 cat > "$dest/README" <<EOF
 hunkguard $version ($target)

@@ -11,6 +11,7 @@
 # The wheel's licence files (LICENSE, ThirdPartyNotices.txt) go to DIR/licenses/, for redistribution.
 # Prints the absolute path of libonnxruntime.so.* on its last line.
 set -euo pipefail
+. "$(dirname "$0")/retry.sh"
 
 ORT_VERSION="${ORT_VERSION:-1.31.1}"
 gpu=0
@@ -38,7 +39,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pyver=$("$python" -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
-"$python" -m pip download --quiet --no-deps --only-binary=:all: \
+retry 4 "$python" -m pip download --quiet --no-deps --only-binary=:all: \
   --python-version "$pyver" --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
   --platform manylinux_2_17_x86_64 -d "$tmp" "$package==$ORT_VERSION" >&2
 wheel=$(ls "$tmp"/*.whl | head -n1)
@@ -62,7 +63,7 @@ PY
 echo "$package==$ORT_VERSION" > "$dir/.package"
 
 if [ "$gpu" = 1 ]; then
-  "$python" -m pip install --quiet --target "$dir/cuda" "onnxruntime-gpu[cuda,cudnn]==$ORT_VERSION" >&2
+  retry 4 "$python" -m pip install --quiet --target "$dir/cuda" "onnxruntime-gpu[cuda,cudnn]==$ORT_VERSION" >&2
   libs=$(find "$dir/cuda/nvidia" -type d -name lib 2>/dev/null | tr '\n' ':')
   echo "CUDA libraries installed; run hunkguard with:" >&2
   echo "  export LD_LIBRARY_PATH=${libs}\${LD_LIBRARY_PATH:-}" >&2

