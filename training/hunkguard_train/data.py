@@ -336,14 +336,33 @@ def load_benign(cat: Catalogue, stats: Counter, seed: int, max_chunks: int, max_
 
 
 # ------------------------------------------------------------------------------------------ distilled corpus
+# Real code that looks like a weakness and is not: the shapes behind model 0.2.0's false alarms on ordinary code
+# (training/corpus/quiet_top20.md): dumping YAML next to loading it safely, building XML, the secure SSL default,
+# quoted or list argv, constant patterns, configparser, strong hashes, SQL text formatted around bound values.
+LOOKALIKE = re.compile(
+    r"yaml\.(safe_)?dump|yaml\.safe_load|create_default_context|SubElement|etree\.Element\(|\.tostring\("
+    r"|minidom import|shlex\.(quote|split|join)|re\.compile\(|configparser|ConfigParser|hashlib\.sha(256|384|512)"
+    r"|secrets\.|subprocess\.(run|call|check_call|check_output|Popen)\(\s*\[")
+SQL_FORMAT_BOUND = re.compile(r"\.format\(")
+
+
+def is_lookalike(code: str) -> bool:
+    """Does this (finding-free) code hold one of the shapes that look like a weakness and are not?"""
+    if LOOKALIKE.search(code):
+        return True
+    return "execute(" in code and "%s" in code and SQL_FORMAT_BOUND.search(code) is not None
+
+
 def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Counter, seed: int,
-                    neg_per_pos: float, max_neg_train: int, max_neg_val: int, max_pos_per_label: int) -> list[Example]:
+                    neg_per_pos: float, max_neg_train: int, max_neg_val: int, max_pos_per_label: int,
+                    max_lookalike: int = 0) -> list[Example]:
     """Chunks of the distilled corpus as examples. Chunks with a Bandit-derived positive line are `corpus`
     positives; chunks whose only findings a labelling rule cleared are `corpus` hard negatives (those lines are
-    known safe); chunks without any finding are `benign` (ordinary real code) and are sampled. Masked lines
-    (a finding nobody could decide) are left out of the token loss."""
+    known safe); training chunks without any finding that hold a lookalike shape (`is_lookalike`) are hard
+    negatives too, up to `max_lookalike`; other chunks without any finding are `benign` (ordinary real code) and
+    are sampled. Masked lines (a finding nobody could decide) are left out of the token loss."""
     rng = random.Random(f"{seed}:corpus-examples")
-    pos, hard, neg = [], [], {"train": [], "val": []}
+    pos, hard, look, neg = [], [], [], {"train": [], "val": []}
     for c in chunks:
         split = split_of.get(c.package, "train")
         n = c.code.count("\n") + 1
@@ -361,6 +380,9 @@ def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Cou
         elif c.safe_lines:
             hard.append(Example(uid, Lines.from_code(c.code, None, unknown), frozenset(), "corpus", group,
                                 kind="hard-negative", family=c.package, meta=dict(meta, safe=c.safe_lines)))
+        elif not unknown and n >= 3 and split == "train" and not c.findings and is_lookalike(c.code):
+            look.append(Example(uid, Lines.from_code(c.code), frozenset(), "corpus", group, kind="hard-negative",
+                                family=c.package, meta=dict(meta, lookalike=True)))
         elif not unknown and n >= 3:
             neg[split].append(Example(uid, Lines.from_code(c.code), frozenset(), "benign", group, kind="benign",
                                       family=c.package, meta=meta))
@@ -379,10 +401,14 @@ def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Cou
     for split, cap in (("train", min(max_neg_train, int(neg_per_pos * max(n_train_pos, 1)))), ("val", max_neg_val)):
         rng.shuffle(neg[split])
         neg[split] = neg[split][:cap]
+    rng.shuffle(look)
+    stats["corpus_lookalike_available"] = len(look)
+    look = look[:max_lookalike]
     stats["corpus_positive"] = len(kept)
     stats["corpus_hard_negative"] = len(hard)
+    stats["corpus_lookalike_negative"] = len(look)
     stats["corpus_negative"] = len(neg["train"]) + len(neg["val"])
-    return kept + hard + neg["train"] + neg["val"]
+    return kept + hard + look + neg["train"] + neg["val"]
 
 
 # ------------------------------------------------------------------------------------------ dedup + split

@@ -150,8 +150,10 @@ def decide(test_id: str, severity: str, confidence: str, line: str, around: str,
 
 # ------------------------------------------------------------------------------------------ running Bandit
 # Bandit reads ~1,200 lines/s on one busy core: the labelled part of each package is a stable sample of its
-# non-test files up to this many lines (the whole corpus still serves pretraining)
-LABELLED_LINES_PER_PACKAGE = 8_000
+# non-test files up to this many lines (the whole corpus still serves pretraining). The budget grew in steps;
+# Bandit's reports are cached per step, so a larger budget runs Bandit on the files it adds only.
+LABEL_BUDGET_STEPS = (8_000, 20_000)
+LABELLED_LINES_PER_PACKAGE = LABEL_BUDGET_STEPS[-1]
 
 
 def labelled_files(files: list[C.SourceFile], max_lines: int = LABELLED_LINES_PER_PACKAGE) -> list[C.SourceFile]:
@@ -168,10 +170,33 @@ def labelled_files(files: list[C.SourceFile], max_lines: int = LABELLED_LINES_PE
     return sorted(out, key=lambda f: f.path)
 
 
-def source_tree(corpus: dict[str, list[C.SourceFile]], root: Path) -> Path:
-    """Write the labelled files to `root/<package>/<path>` (idempotent) for Bandit to read."""
+def budget_steps(files: list[C.SourceFile]) -> list[list[C.SourceFile]]:
+    """The labelled files cut by budget step: step i holds the files the i-th budget adds to the earlier ones
+    (a file an earlier step labelled keeps that step's report even if the larger budget would skip it)."""
+    seen: set[str] = set()
+    out = []
+    for budget in LABEL_BUDGET_STEPS:
+        new = [f for f in labelled_files(files, budget) if f.path not in seen]
+        seen |= {f.path for f in new}
+        out.append(new)
+    return out
+
+
+def labelled_union(files: list[C.SourceFile]) -> list[C.SourceFile]:
+    """Every labelled file of one package, over all budget steps."""
+    return sorted((f for step in budget_steps(files) for f in step), key=lambda f: f.path)
+
+
+def step_dirs(work: Path, i: int) -> tuple[Path, Path]:
+    """The source tree and Bandit report folder of budget step `i` (step 0 keeps its original names)."""
+    suffix = "" if i == 0 else f"-{LABEL_BUDGET_STEPS[i]}"
+    return work / f"src{suffix}", work / f"bandit-{BANDIT_VERSION}{suffix}"
+
+
+def source_tree(corpus: dict[str, list[C.SourceFile]], root: Path, step: int) -> Path:
+    """Write the files budget step `step` adds to `root/<package>/<path>` (idempotent) for Bandit to read."""
     for pkg, files in corpus.items():
-        for f in labelled_files(files):
+        for f in budget_steps(files)[step]:
             p = root / pkg / f.path
             if not p.exists():
                 p.parent.mkdir(parents=True, exist_ok=True)
@@ -332,24 +357,27 @@ def apply_rules(chunks: list[Chunk], stats: Counter) -> list[Chunk]:
 
 
 # bump when chunking or what a RawFinding holds changes (the rules are applied after the cache)
-CHUNKING_VERSION = 1
+CHUNKING_VERSION = 2  # 2: the 20,000-line budget
 
 
 def distil(corpus: dict[str, list[C.SourceFile]], rows: list[dict], work: Path, stats: Counter,
            workers: int = 2) -> list[Chunk]:
     """Every chunk of the labelled files, with Bandit's raw findings (run `apply_rules` for the labels)."""
-    root = source_tree(corpus, work / "src")
-    reports = run_bandit_tree(root, sorted(corpus), work / f"bandit-{BANDIT_VERSION}", workers)
+    by_file: dict[tuple[str, str], list] = defaultdict(list)
+    for i in range(len(LABEL_BUDGET_STEPS)):
+        src, reports_dir = step_dirs(work, i)
+        root = source_tree(corpus, src, i)
+        reports = run_bandit_tree(root, sorted(corpus), reports_dir, workers)
+        for pkg, rep in reports.items():
+            base = str(root / pkg) + "/"
+            for r in rep.get("results", []):
+                name = r["filename"][len(base):] if r["filename"].startswith(base) else r["filename"]
+                by_file[(pkg, name)].append(r)
+            stats["distil_bandit_parse_errors"] += len(rep.get("errors", []))
     chunks = []
     for pkg in sorted(corpus):
-        rep = reports.get(pkg, {"results": []})
-        by_file: dict[str, list] = defaultdict(list)
-        base = str(root / pkg) + "/"
-        for r in rep.get("results", []):
-            by_file[r["filename"][len(base):] if r["filename"].startswith(base) else r["filename"]].append(r)
-        stats["distil_bandit_parse_errors"] += len(rep.get("errors", []))
-        for f in labelled_files(corpus[pkg]):
-            chunks.extend(chunk_file(pkg, f, by_file.get(f.path, []), stats))
+        for f in labelled_union(corpus[pkg]):
+            chunks.extend(chunk_file(pkg, f, by_file.get((pkg, f.path), []), stats))
     return chunks
 
 

@@ -35,6 +35,7 @@ PROFILES = {
     # a few hundred examples, a few steps: checks the whole file set end to end
     "smoke": dict(corpus_packages=["flask-mail", "flask-babel", "records", "flask-socketio", "python3-saml"],
                   corpus_neg_per_pos=3, corpus_max_neg_train=150, corpus_max_neg_val=60, corpus_max_pos_per_label=40,
+                  corpus_max_lookalike=30,
                   benign_max=400, benign_per_pkg=4, benign_files_per_pkg=2, synth_max=200, real_max=160,
                   vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=3,
                   variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
@@ -50,6 +51,7 @@ PROFILES = {
     # the shipped model: masked-LM pretraining on the corpus (50 min, or the committed checkpoint), then 45 min
     # of fine-tuning on distilled corpus code, real fixes, seed code, synthetic twins and benign code
     "full": dict(mlm_corpus_chars=45_000_000, mlm_lr=1e-3, corpus_neg_per_pos=40, corpus_max_neg_train=20000,
+                 corpus_max_lookalike=4000,
                  corpus_max_neg_val=2500, corpus_max_pos_per_label=1500, benign_max=4000, benign_per_pkg=60,
                  benign_files_per_pkg=20, synth_max=5000, real_max=None,
                  vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=6000,
@@ -127,7 +129,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     chunks = _distilled(corpus_files, rows, corpus_sha, stats)
     split_of = {r["package"]: r["split"] for r in rows}
     corpus_ex = D.corpus_examples(chunks, split_of, cat, stats, seed, cfg["corpus_neg_per_pos"],
-                                  cfg["corpus_max_neg_train"], cfg["corpus_max_neg_val"], cfg["corpus_max_pos_per_label"])
+                                  cfg["corpus_max_neg_train"], cfg["corpus_max_neg_val"], cfg["corpus_max_pos_per_label"],
+                                  cfg.get("corpus_max_lookalike", 0))
     # installed packages harvested as benign code must not bring a held-out corpus package into training
     held_out = {p for p, sp in split_of.items() if sp == "val"}
     before = len(benign_ex)
@@ -317,7 +320,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
                cat, labels, seed: int, work_dir: Path, cfg: dict) -> dict:
     """The targets on held-out real code (realeval), with the shipped thresholds and cross-fitted beside."""
     from . import realeval as RE
-    from .distil import chunk_id, labelled_files
+    from .distil import chunk_id, labelled_union
 
     th = np.asarray(rep["thresholds"])
     line_th = float(rep["line_threshold"])
@@ -346,7 +349,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     cat_of = {r["package"]: r["category"] for r in rows}
     split_of = {r["package"]: r["split"] for r in rows}
     app = [p for p in sorted(corpus_files) if split_of.get(p) == "val" and cat_of.get(p) in ("web", "cli", "ops", "client")]
-    qfiles = [(f"{p}/{f.path}", f.text) for p in app for f in labelled_files(corpus_files[p])]
+    qfiles = [(f"{p}/{f.path}", f.text) for p in app for f in labelled_union(corpus_files[p])]
     random.Random(f"{seed}:quiet").shuffle(qfiles)
     budget, picked = cfg.get("quiet_lines", 40_000), []
     for name, text in qfiles:
@@ -402,7 +405,7 @@ def _distilled(corpus_files: dict, rows: list[dict], corpus_sha: str, stats: Cou
         st: Counter = Counter()
         return Dz.distil(corpus_files, rows, CACHE, st), st
 
-    key = hashlib.sha256(f"{corpus_sha}:{Dz.CHUNKING_VERSION}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{corpus_sha}:{Dz.CHUNKING_VERSION}:{Dz.LABEL_BUDGET_STEPS}".encode()).hexdigest()[:16]
     chunks, st = _pickled(CACHE / f"chunks-{key}.pickle", build)
     stats.update(st)
     return Dz.apply_rules(chunks, stats)

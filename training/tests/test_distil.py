@@ -1,7 +1,7 @@
 """The labelling rules that turn Bandit findings on the corpus into line labels, and the corpus split."""
 from hunkguard_train import corpus as C
-from hunkguard_train.data import advisory_record_to_example, realfix_record_to_example
-from hunkguard_train.distil import Verdict, decide, file_chunks, labelled_files
+from hunkguard_train.data import advisory_record_to_example, is_lookalike, realfix_record_to_example
+from hunkguard_train.distil import LABEL_BUDGET_STEPS, Verdict, budget_steps, decide, file_chunks, labelled_files, labelled_union
 from hunkguard_train.labels import Catalogue
 
 CAT = Catalogue()
@@ -64,6 +64,28 @@ def test_labelled_files_are_a_stable_capped_sample_without_tests():
     a = labelled_files(files, max_lines=1000)
     assert a == labelled_files(list(reversed(files)), max_lines=1000)
     assert sum(f.text.count("\n") + 1 for f in a) <= 1000 and not any(f.is_test for f in a)
+
+
+def test_a_larger_budget_only_adds_files_so_earlier_bandit_reports_stay_valid():
+    files = [C.SourceFile("p", f"m{i}.py", "x = 1\n" * (37 * (i % 7) + 5), False) for i in range(400)]
+    steps = budget_steps(files)
+    assert len(steps) == len(LABEL_BUDGET_STEPS)
+    assert steps[0] == labelled_files(files, LABEL_BUDGET_STEPS[0])
+    paths = [f.path for step in steps for f in step]
+    assert len(paths) == len(set(paths)), "a file labelled by two steps would get Bandit's findings twice"
+    assert {f.path for f in labelled_files(files)} <= set(paths)
+    assert len(labelled_union(files)) > len(steps[0])
+
+
+def test_lookalikes_are_the_shapes_of_the_quiet_set_false_alarms_not_their_unsafe_twins():
+    for code in ("out.write(yaml.dump(cfg))", "ctx = ssl.create_default_context()",
+                 "ET.SubElement(root, 'h%d' % level)", "from xml.dom.minidom import parseString",
+                 "subprocess.run(['git', 'log', ref], check=True)", "WORD = re.compile(r'[a-z]+')",
+                 "cur.execute('SELECT {col} FROM t WHERE id = %s'.format(col=c), (i,))"):
+        assert is_lookalike(code), code
+    for code in ("yaml.load(fh)", "subprocess.call('ls ' + d, shell=True)", "eval(expr)",
+                 "cur.execute('SELECT * FROM t WHERE id = ' + i)", "total = sum(values)"):
+        assert not is_lookalike(code), code
 
 
 def test_package_split_is_stable_and_holds_out_about_one_in_seven():
