@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import io
 import keyword
 import random
 import re
 import textwrap
-import tokenize
 from dataclasses import dataclass, field
 
 EMPTY: frozenset = frozenset()
@@ -68,71 +66,109 @@ def normalize_newlines(code: str) -> str:
     return code.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def dedent_lines(lines: Lines) -> Lines:
-    ded = textwrap.dedent(lines.code).split("\n")
-    if len(ded) != len(lines.text):
-        return lines
-    return lines.with_text(ded)
-
-
-def _tokens(code: str):
-    try:
-        return list(tokenize.generate_tokens(io.StringIO(code + "\n").readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return None
-
-
 # --------------------------------------------------------------------------------------------- comments
-def strip_comments_and_docstrings(lines: Lines) -> Lines:
-    """Remove comments and docstrings (bare string statements); drop lines emptied by it.
-    Keeps the original when a positive example would lose all its labelled lines."""
-    src = dedent_lines(lines)
-    toks = _tokens(src.code)
-    text = list(src.text)
-    drop: set[int] = set()
-    if toks is None:
-        for i, t in enumerate(text):
-            if t.lstrip().startswith("#"):
-                drop.add(i)
-    else:
-        cut: dict[int, int] = {}
-        for tok in toks:
-            if tok.type == tokenize.COMMENT:
-                r, c = tok.start
-                cut[r - 1] = min(cut.get(r - 1, 10**9), c)
-        # bare string statements: STRING tokens forming a whole logical line
-        logical: list = []
-        for tok in toks:
-            if tok.type in (tokenize.NL, tokenize.COMMENT):
-                continue
-            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                if logical and all(t.type == tokenize.STRING for t in logical):
-                    r0, r1 = logical[0].start[0], logical[-1].end[0]
-                    for r in range(r0, r1 + 1):
-                        if r - 1 < len(text):
-                            drop.add(r - 1)
-                logical = []
-                continue
-            if tok.type in (tokenize.INDENT, tokenize.DEDENT):
-                continue
-            logical.append(tok)
-        for r, c in cut.items():
-            if r < len(text) and r not in drop:
-                new = text[r][:c].rstrip()
-                if not new.strip():
-                    drop.add(r)
+# One rule for training and the Rust runtime (src/hunks/strip.rs): lexical and line-based, so it works
+# on fragments that do not parse. The shared cases in tests/fixtures/preprocess/ hold both to it.
+#  - a `#` outside a string starts a comment, cut with the whitespace before it; a line the cut
+#    leaves blank is dropped;
+#  - a bare string statement (a docstring, or any statement that is only a string literal, even over
+#    several lines) is dropped when nothing but a comment follows its closing quote;
+#  - strings are ' and ", their triple forms and any prefix (r, b, f, u; two at most); a backslash
+#    escapes the next character, and a single-quoted string ends at the end of its line.
+_PREFIX = set("rRbBuUfF")
+
+
+def _first_string_quote(line: str) -> int | None:
+    start = len(line) - len(line.lstrip(" \t\x0c"))
+    if start >= len(line):
+        return None
+    prefix = 0
+    while start + prefix < len(line) and line[start + prefix] in _PREFIX:
+        prefix += 1
+    quote = start + prefix
+    if prefix <= 2 and quote < len(line) and line[quote] in "'\"":
+        return quote
+    return None
+
+
+def _string_end(line: str, start: int, quote: str, triple: bool) -> int | None:
+    k = start
+    while k < len(line):
+        c = line[k]
+        if c == "\\":
+            k += 2
+            continue
+        if c == quote:
+            if not triple:
+                return k + 1
+            if line[k + 1:k + 3] == quote * 2:
+                return k + 3
+        k += 1
+    return None
+
+
+def strip_lines(text: list[str]) -> list[str | None]:
+    """Each line with its comment cut, or None where the line is dropped (the rule above)."""
+    out: list[str | None] = list(text)
+    open_quote: tuple[str, bool] | None = None
+    depth = 0
+    continued = False
+    bare_from: int | None = None
+    for index, line in enumerate(text):
+        at_statement = open_quote is None and depth == 0 and not continued
+        bare_quote = _first_string_quote(line) if at_statement else None
+        comment_at = None
+        k = 0
+        while k < len(line):
+            if open_quote is not None:
+                end = _string_end(line, k, *open_quote)
+                if end is not None:
+                    open_quote = None
+                    k = end
+                    if bare_from is not None:
+                        rest = line[end:].lstrip()
+                        if not rest or rest.startswith("#"):
+                            for dropped in range(bare_from, index + 1):
+                                out[dropped] = None
+                        bare_from = None
                 else:
-                    # keep the original indentation of the kept part
-                    text[r] = new
-        # apply the edits to the original (non-dedented) lines: the dedent removed a prefix of each line
-    orig = lines.text
-    final = []
-    for i, t in enumerate(text):
-        off = len(orig[i]) - len(src.text[i])
-        final.append(orig[i][: off + len(t)] if t != src.text[i] else orig[i])
-    out = Lines(final, list(lines.labels), list(lines.known))
-    keep = [i for i in range(len(text)) if i not in drop]
-    res = out.keep(keep)
+                    if not open_quote[1] and not line.endswith("\\"):
+                        open_quote = None
+                        bare_from = None
+                    k = len(line)
+                continue
+            c = line[k]
+            if c == "#":
+                comment_at = k
+                break
+            if c in "([{":
+                depth += 1
+            elif c in ")]}":
+                depth = max(0, depth - 1)
+            elif c in "'\"":
+                triple = line[k + 1:k + 3] == c * 2
+                open_quote = (c, triple)
+                if bare_quote == k:
+                    bare_from = index
+                k += 3 if triple else 1
+                continue
+            k += 1
+        if open_quote is not None and not open_quote[1] and not line.endswith("\\"):
+            open_quote = None
+            bare_from = None
+        continued = open_quote is None and comment_at is None and line.endswith("\\")
+        if comment_at is not None and out[index] is not None:
+            code = line[:comment_at].rstrip()
+            out[index] = code if code.strip() else None
+    return out
+
+
+def strip_comments_and_docstrings(lines: Lines) -> Lines:
+    """Remove comments and docstrings (bare string statements) by `strip_lines`; drop lines emptied by
+    it. Keeps the original when a positive example would lose all its labelled lines."""
+    stripped = strip_lines(lines.text)
+    keep = [i for i, t in enumerate(stripped) if t is not None]
+    res = lines.with_text([t if t is not None else lines.text[i] for i, t in enumerate(stripped)]).keep(keep)
     if lines.positive_lines() and not res.positive_lines():
         return lines
     if not any(t.strip() for t in res.text):
