@@ -37,11 +37,18 @@ impl CweEntry {
 
     /// The MITRE page for this weakness.
     pub fn url(&self) -> String {
-        format!(
-            "https://cwe.mitre.org/data/definitions/{}.html",
-            self.number()
-        )
+        mitre_url(self.number())
     }
+}
+
+/// The MITRE page of a CWE id (`CWE-89`), when the id is numeric: one place for every emitter.
+pub fn cwe_url(id: &str) -> Option<String> {
+    let number = id.strip_prefix("CWE-")?;
+    (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then(|| mitre_url(number))
+}
+
+fn mitre_url(number: &str) -> String {
+    format!("https://cwe.mitre.org/data/definitions/{number}.html")
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,7 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
-use crate::findings::Severity;
+use crate::finding::Severity;
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".hunkguard.yml";
@@ -41,14 +41,30 @@ impl std::str::FromStr for FailOn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    include: Option<Vec<String>>,
-    exclude: Option<Vec<String>>,
+    include: Option<Vec<Text>>,
+    exclude: Option<Vec<Text>>,
     min_confidence: Option<f32>,
     confidence: Option<BTreeMap<String, f32>>,
     disabled: Option<Vec<String>>,
     context_lines: Option<u32>,
     max_findings: Option<usize>,
     fail_on: Option<String>,
+}
+
+/// A YAML string that was written as one: `include: [42]` is a mistake, not the glob "42".
+#[derive(Debug)]
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_yaml::Value::deserialize(deserializer)? {
+            serde_yaml::Value::String(text) => Ok(Text(text)),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string (a glob, quoted if need be), found `{}`",
+                serde_yaml::to_string(&other).unwrap_or_default().trim_end()
+            ))),
+        }
+    }
 }
 
 /// Errors reading the config; each names the file and the key.
@@ -169,6 +185,13 @@ impl Config {
             config.context_lines = lines;
         }
         if let Some(max) = raw.max_findings {
+            if max == 0 {
+                return Err(invalid(
+                    "max_findings: 0 would report nothing; to report without failing the job, \
+                     set fail_on: never"
+                        .into(),
+                ));
+            }
             config.max_findings = max;
         }
         if let Some(level) = raw.fail_on {
@@ -200,9 +223,9 @@ impl Config {
     }
 }
 
-fn build_globs(key: &str, globs: &[String]) -> Result<GlobSet, String> {
+fn build_globs(key: &str, globs: &[Text]) -> Result<GlobSet, String> {
     let mut builder = GlobSetBuilder::new();
-    for glob in globs {
+    for Text(glob) in globs {
         let glob = Glob::new(glob).map_err(|e| format!("{key}: bad glob `{glob}`: {e}"))?;
         builder.add(glob);
     }
@@ -268,5 +291,16 @@ mod tests {
         assert!(err.contains("include"), "{err}");
         let err = parse("context_lines: lots\n").unwrap_err().to_string();
         assert!(err.contains("context_lines"), "{err}");
+    }
+
+    #[test]
+    fn values_that_would_switch_the_review_off_are_errors() {
+        let err = parse("max_findings: 0\n").unwrap_err().to_string();
+        assert!(err.contains("max_findings"), "{err}");
+        let err = parse("include: [42]\n").unwrap_err().to_string();
+        assert!(err.contains("include") && err.contains("42"), "{err}");
+        let err = parse("exclude: [true]\n").unwrap_err().to_string();
+        assert!(err.contains("exclude"), "{err}");
+        assert!(parse("include: ['42']\nmax_findings: 1\n").is_ok());
     }
 }

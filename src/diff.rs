@@ -17,10 +17,14 @@ pub enum DiffError {
     #[error("unknown revision `{rev}`: {source}")]
     UnknownRevision { rev: String, source: git2::Error },
     #[error(
-        "revision `{rev}` is not in this clone, which is shallow. Fetch the history it needs, e.g. \
-         `git fetch --no-tags --depth=1000 origin {rev}` (or `fetch-depth: 0` in actions/checkout)"
+        "revision `{rev}` is not in this clone, which is shallow. Fetch the history both sides \
+         need, e.g. `{fetch}` (or `git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout)"
     )]
-    ShallowClone { rev: String },
+    ShallowClone {
+        rev: String,
+        /// A `git fetch` command that deepens the base and the head (see [`shallow_fetch_command`]).
+        fetch: String,
+    },
     #[error("`{base}` and `{head}` share no history (no merge-base): {source}")]
     NoMergeBase {
         base: String,
@@ -70,6 +74,67 @@ pub struct ChangedFile {
     pub added_lines: BTreeSet<u32>,
     /// New-side spans of the diff hunks, for anchoring review comments.
     pub hunks: Vec<HunkSpan>,
+    /// The file as it was at the merge-base, when it existed there (None for new files and `check`).
+    pub base: Option<BaseFile>,
+}
+
+impl ChangedFile {
+    /// The base-side line number of an unchanged new-side line (None for added or modified lines,
+    /// and when the file has no base side).
+    ///
+    /// The k-th unchanged line of the new side is the k-th line of the base that the change did not
+    /// delete: git's alignment, recovered from the two sets of changed lines alone.
+    pub fn base_line(&self, line: u32) -> Option<u32> {
+        let base = self.base.as_ref()?;
+        if line == 0 || self.added_lines.contains(&line) {
+            return None;
+        }
+        let added_before = self.added_lines.range(..line).count() as u32;
+        let mut base_line = line - added_before;
+        for deleted in &base.deleted_lines {
+            if *deleted <= base_line {
+                base_line += 1;
+            } else {
+                break;
+            }
+        }
+        Some(base_line)
+    }
+
+    /// The base-side lines that the new-side lines `first..=last` came from: from the base line of
+    /// the first unchanged line to that of the last, widened by the lines the change deleted or
+    /// replaced at either end when changed lines open or close the range. None when every line of the
+    /// range is new (or the file has no base side): there is nothing to compare with.
+    pub fn base_range(&self, first: u32, last: u32) -> Option<(u32, u32)> {
+        let base = self.base.as_ref()?;
+        let unchanged: Vec<(u32, u32)> = (first..=last)
+            .filter_map(|line| Some((line, self.base_line(line)?)))
+            .collect();
+        let (&(head_first, mut base_first), &(head_last, mut base_last)) =
+            (unchanged.first()?, unchanged.last()?);
+        if head_first > first {
+            while base_first > 1 && base.deleted_lines.contains(&(base_first - 1)) {
+                base_first -= 1;
+            }
+        }
+        if head_last < last {
+            while base.deleted_lines.contains(&(base_last + 1)) {
+                base_last += 1;
+            }
+        }
+        Some((base_first, base_last))
+    }
+}
+
+/// The base side of a modified file: what the change started from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseFile {
+    /// Git blob id of the base content: the key under which its scores are cached.
+    pub blob: String,
+    /// The whole base-side text (lossy UTF-8).
+    pub content: String,
+    /// Sorted base-side line numbers that the change deleted or replaced.
+    pub deleted_lines: BTreeSet<u32>,
 }
 
 /// A file the diff stage looked at and left out, with the reason, so the report can say why.
@@ -149,6 +214,18 @@ fn is_python(path: &str, content: &[u8]) -> bool {
     !file_name.contains('.') && has_python_shebang(content)
 }
 
+/// Largest file reviewed, in bytes: Python sources this big are generated or data, and one file
+/// must not hold the whole run (or its memory).
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The skip reason of a file over [`MAX_FILE_BYTES`].
+fn too_large(bytes: u64) -> String {
+    format!(
+        "larger than {} MiB ({bytes} bytes): generated code or data, not reviewed",
+        MAX_FILE_BYTES / (1024 * 1024)
+    )
+}
+
 /// Whether bytes look binary (git's rule: a NUL byte in the first 8000 bytes).
 pub fn looks_binary(content: &[u8]) -> bool {
     content.iter().take(8000).any(|b| *b == 0)
@@ -173,6 +250,7 @@ fn resolve_commit(repo: &Repository, rev: &str) -> Result<Oid, DiffError> {
             if repo.is_shallow() && looks_like_sha(rev) {
                 Err(DiffError::ShallowClone {
                     rev: rev.to_string(),
+                    fetch: shallow_fetch_command(rev, None),
                 })
             } else {
                 Err(DiffError::UnknownRevision {
@@ -182,6 +260,23 @@ fn resolve_commit(repo: &Repository, rev: &str) -> Result<Oid, DiffError> {
             }
         }
     }
+}
+
+/// The `git fetch` that brings a shallow clone the history a review needs: the base as the remote
+/// names it (`origin/main` is the remote's `main`; fetching `origin/main` from origin fails), and the
+/// head commit too when the two sides share no history yet, since the head's side may be cut short.
+pub fn shallow_fetch_command(base: &str, head_sha: Option<&str>) -> String {
+    let base = base
+        .strip_prefix("refs/remotes/")
+        .unwrap_or(base)
+        .strip_prefix("origin/")
+        .unwrap_or(base.strip_prefix("refs/remotes/").unwrap_or(base));
+    let mut command = format!("git fetch --no-tags --depth=1000 origin {base}");
+    if let Some(head) = head_sha {
+        command.push(' ');
+        command.push_str(head);
+    }
+    command
 }
 
 fn looks_like_sha(rev: &str) -> bool {
@@ -200,6 +295,7 @@ pub fn diff_revisions(request: &DiffRequest) -> Result<DiffResult, DiffError> {
         if repo.is_shallow() {
             DiffError::ShallowClone {
                 rev: base_rev.clone(),
+                fetch: shallow_fetch_command(&base_rev, Some(&head.to_string())),
             }
         } else {
             DiffError::NoMergeBase {
@@ -283,21 +379,28 @@ pub fn diff_revisions(request: &DiffRequest) -> Result<DiffResult, DiffError> {
         }
         let content = if request.worktree {
             match &workdir {
-                Some(dir) => match std::fs::read(dir.join(&path)) {
+                Some(dir) => match read_regular_file(&dir.join(&path))? {
                     Ok(bytes) => bytes,
-                    Err(source) => {
-                        return Err(DiffError::Io {
-                            path: dir.join(&path),
-                            source,
-                        })
+                    Err(reason) => {
+                        if has_python_extension(&path) {
+                            result.skipped.push(skip(&reason));
+                        }
+                        continue;
                     }
                 },
                 None => Vec::new(),
             }
         } else {
-            repo.find_blob(delta.new_file().id())
-                .map(|b| b.content().to_vec())
-                .map_err(git_err("reading a changed file"))?
+            let blob = repo
+                .find_blob(delta.new_file().id())
+                .map_err(git_err("reading a changed file"))?;
+            if blob.size() as u64 > MAX_FILE_BYTES {
+                if has_python_extension(&path) {
+                    result.skipped.push(skip(&too_large(blob.size() as u64)));
+                }
+                continue;
+            }
+            blob.content().to_vec()
         };
         if !is_python(&path, &content) {
             continue;
@@ -311,6 +414,7 @@ pub fn diff_revisions(request: &DiffRequest) -> Result<DiffResult, DiffError> {
             continue;
         };
         let mut added_lines = BTreeSet::new();
+        let mut deleted_lines = BTreeSet::new();
         let mut hunks = Vec::new();
         for hunk_index in 0..patch.num_hunks() {
             let (hunk, line_count) = patch.hunk(hunk_index).map_err(git_err("reading a hunk"))?;
@@ -324,10 +428,14 @@ pub fn diff_revisions(request: &DiffRequest) -> Result<DiffResult, DiffError> {
                 let line = patch
                     .line_in_hunk(hunk_index, line_index)
                     .map_err(git_err("reading a diff line"))?;
-                if line.origin() == '+' {
-                    if let Some(lineno) = line.new_lineno() {
+                match (line.origin(), line.new_lineno(), line.old_lineno()) {
+                    ('+', Some(lineno), _) => {
                         added_lines.insert(lineno);
                     }
+                    ('-', _, Some(lineno)) => {
+                        deleted_lines.insert(lineno);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -342,15 +450,40 @@ pub fn diff_revisions(request: &DiffRequest) -> Result<DiffResult, DiffError> {
                 .map(|p| p.to_string_lossy().replace('\\', "/")),
             _ => None,
         };
+        let base = base_file(&repo, &delta, deleted_lines)?;
         result.files.push(ChangedFile {
             path,
             old_path,
             content: String::from_utf8_lossy(&content).into_owned(),
             added_lines,
             hunks,
+            base,
         });
     }
     Ok(result)
+}
+
+/// The base side of a delta, when the file existed at the merge-base as a readable text file.
+fn base_file(
+    repo: &Repository,
+    delta: &git2::DiffDelta<'_>,
+    deleted_lines: BTreeSet<u32>,
+) -> Result<Option<BaseFile>, DiffError> {
+    let old = delta.old_file();
+    if old.id().is_zero() || !matches!(old.mode(), FileMode::Blob | FileMode::BlobExecutable) {
+        return Ok(None);
+    }
+    let blob = repo
+        .find_blob(old.id())
+        .map_err(git_err("reading a base-side file"))?;
+    if looks_binary(blob.content()) {
+        return Ok(None);
+    }
+    Ok(Some(BaseFile {
+        blob: old.id().to_string(),
+        content: String::from_utf8_lossy(blob.content()).into_owned(),
+        deleted_lines,
+    }))
 }
 
 fn pick_default_base(repo: &Repository) -> Result<(String, Oid), DiffError> {
@@ -410,6 +543,15 @@ fn walk_dir(dir: &Path, result: &mut DiffResult) -> Result<(), DiffError> {
         if file_type.is_symlink() {
             continue;
         }
+        if !file_type.is_dir() && !file_type.is_file() {
+            if has_python_extension(&name) {
+                result.skipped.push(SkippedFile {
+                    path: display_path(&path),
+                    reason: NOT_REGULAR.into(),
+                });
+            }
+            continue;
+        }
         if file_type.is_dir() {
             if name.starts_with('.') || SKIPPED_DIRS.contains(&name.as_str()) {
                 continue;
@@ -422,13 +564,54 @@ fn walk_dir(dir: &Path, result: &mut DiffResult) -> Result<(), DiffError> {
     Ok(())
 }
 
-fn add_file(path: &Path, explicit: bool, result: &mut DiffResult) -> Result<(), DiffError> {
+/// The skip reason of a FIFO, socket or device: reading one may never end.
+const NOT_REGULAR: &str = "not a regular file (FIFO, socket or device): not read";
+
+fn display_path(path: &Path) -> String {
     let display = path.to_string_lossy().replace('\\', "/");
-    let display = display.strip_prefix("./").unwrap_or(&display).to_string();
-    let bytes = std::fs::read(path).map_err(|source| DiffError::Io {
+    display.strip_prefix("./").unwrap_or(&display).to_string()
+}
+
+/// The bytes of a regular file of at most [`MAX_FILE_BYTES`], or the reason it is skipped.
+///
+/// The type is checked before opening (opening a FIFO blocks until a writer comes) and the read is
+/// bounded, so neither a FIFO nor `/dev/zero` given as a path can hang the run or fill its memory.
+fn read_regular_file(path: &Path) -> Result<Result<Vec<u8>, String>, DiffError> {
+    use std::io::Read;
+    let io = |source| DiffError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Ok(Err(NOT_REGULAR.into()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Ok(Err(too_large(meta.len())));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Err(too_large(bytes.len() as u64)));
+    }
+    Ok(Ok(bytes))
+}
+
+fn add_file(path: &Path, explicit: bool, result: &mut DiffResult) -> Result<(), DiffError> {
+    let display = display_path(path);
+    let bytes = match read_regular_file(path)? {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            result.skipped.push(SkippedFile {
+                path: display,
+                reason,
+            });
+            return Ok(());
+        }
+    };
     if !is_python(&display, &bytes) {
         if explicit {
             result.skipped.push(SkippedFile {
@@ -459,6 +642,7 @@ fn add_file(path: &Path, explicit: bool, result: &mut DiffResult) -> Result<(), 
             start: 1,
             end: line_count,
         }],
+        base: None,
     });
     Ok(())
 }
@@ -474,6 +658,22 @@ mod tests {
         assert!(is_python("bin/tool", b"#!/usr/bin/env python3\nprint(1)\n"));
         assert!(!is_python("bin/tool", b"#!/bin/sh\necho\n"));
         assert!(!is_python("notes.txt", b"#!/usr/bin/env python3\n"));
+    }
+
+    #[test]
+    fn the_shallow_fetch_names_the_remotes_branch_and_the_head() {
+        assert_eq!(
+            shallow_fetch_command("origin/main", Some("abc123")),
+            "git fetch --no-tags --depth=1000 origin main abc123"
+        );
+        assert_eq!(
+            shallow_fetch_command("refs/remotes/origin/release/2", None),
+            "git fetch --no-tags --depth=1000 origin release/2"
+        );
+        assert_eq!(
+            shallow_fetch_command("0123abcd", None),
+            "git fetch --no-tags --depth=1000 origin 0123abcd"
+        );
     }
 
     #[test]

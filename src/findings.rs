@@ -1,142 +1,19 @@
-//! Stage 4: findings, the product's unit of output.
+//! Stage 4: model scores -> findings, the product's unit of output, in one pass.
 //!
-//! A [`Finding`] is plain data: where (path, lines), what (CWE, title), how sure (confidence), how bad
-//! (severity) and what to do (advice), plus a fingerprint that survives rebases. Every reporter and
-//! forge consumes the same values, ordered by (path, line, CWE), so every output is stable.
+//! [`locate`] turns the scores of the hunk snippets into candidates on changed lines, merges the ones
+//! that overlap with the same CWE, re-reads each candidate in its own scope, compares that scope with
+//! the same code at the base ([the differential rule](locate)), and only then caps, sorts and cuts to
+//! `max_findings`. The findings themselves are leaf data ([`crate::finding`]), re-exported here.
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 use crate::catalogue::{Catalogue, CweEntry};
 use crate::config::Config;
 use crate::diff::ChangedFile;
-use crate::hunks::Snippet;
+pub use crate::finding::{fingerprint, Finding, Severity};
+use crate::hunks::{self, Snippet};
 use crate::model::manifest::confidence;
 use crate::model::SnippetScores;
-
-/// Severity levels, from GitHub's `security-severity` bands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    /// The band of a `security-severity` score (>= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, else low).
-    pub fn from_score(score: f32) -> Self {
-        if score >= 9.0 {
-            Severity::Critical
-        } else if score >= 7.0 {
-            Severity::High
-        } else if score >= 4.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    /// Lower-case name, as used on the command line and in JSON.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "low" => Ok(Severity::Low),
-            "medium" => Ok(Severity::Medium),
-            "high" => Ok(Severity::High),
-            "critical" => Ok(Severity::Critical),
-            other => Err(format!(
-                "unknown severity `{other}` (expected low, medium, high or critical)"
-            )),
-        }
-    }
-}
-
-/// One located, explained weakness on changed lines.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    /// Repository-relative path, forward slashes.
-    pub path: String,
-    /// First flagged line (1-based, new side).
-    pub start_line: u32,
-    /// Last flagged line (inclusive); equal to `start_line` for one line.
-    pub end_line: u32,
-    /// Canonical CWE id, e.g. `CWE-89`.
-    pub cwe: String,
-    /// Human name of the weakness.
-    pub title: String,
-    /// Model confidence in [0, 1].
-    pub confidence: f32,
-    /// Severity band.
-    pub severity: Severity,
-    /// GitHub `security-severity` score of the label.
-    pub security_severity: f32,
-    /// Why it matters.
-    pub explanation: String,
-    /// How to fix it.
-    pub advice: String,
-    /// The flagged source lines, as in the file (no trailing newline).
-    pub code: String,
-    /// Stable identity: rule + path + normalised flagged code (no line numbers).
-    pub fingerprint: String,
-}
-
-impl Finding {
-    /// Sort key that makes every output deterministic.
-    pub fn sort_key(&self) -> (&str, u32, &str) {
-        (&self.path, self.start_line, &self.cwe)
-    }
-}
-
-/// Sort findings by (path, line, CWE) and drop exact duplicates of (path, lines, CWE).
-pub fn sort_and_dedup(findings: &mut Vec<Finding>) {
-    findings.sort_by(|a, b| {
-        a.sort_key()
-            .partial_cmp(&b.sort_key())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    findings.dedup_by(|a, b| {
-        a.path == b.path
-            && a.start_line == b.start_line
-            && a.end_line == b.end_line
-            && a.cwe == b.cwe
-    });
-}
-
-/// Fingerprint of a finding: rule + path + the flagged code with whitespace removed.
-///
-/// Line numbers are left out on purpose: a rebase or an edit above the finding moves it, and a moved
-/// finding must not be posted again.
-pub fn fingerprint(cwe: &str, path: &str, code: &str) -> String {
-    let normalised: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    let mut hasher = Sha256::new();
-    hasher.update(cwe.as_bytes());
-    hasher.update([0]);
-    hasher.update(path.as_bytes());
-    hasher.update([0]);
-    hasher.update(normalised.as_bytes());
-    let digest = hasher.finalize();
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
-}
 
 /// An inline suppression comment parsed from a source line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +79,7 @@ pub fn is_suppressed(
     })
 }
 
-/// What [`from_scores`] needs to know about the model's outputs.
+/// What the findings stage needs to know about the model's outputs.
 #[derive(Debug, Clone)]
 pub struct ScoreInfo<'a> {
     /// CWE ids in output order.
@@ -213,24 +90,145 @@ pub struct ScoreInfo<'a> {
     pub line_threshold: f32,
 }
 
+impl ScoreInfo<'_> {
+    fn threshold(&self, label: usize) -> f32 {
+        self.thresholds.get(label).copied().unwrap_or(1.0)
+    }
+}
+
 /// Longest excerpt line kept in a finding (the model reads at most this much too).
 const MAX_EXCERPT_LINE: usize = 500;
 
-/// Turn per-line model scores into findings on changed lines.
+/// How much more confident the head must be than the base, when the base already fires for the
+/// label, for a change to count as making the code less safe rather than leaving it as it was.
+pub const WORSE_MARGIN: f32 = 0.15;
+
+/// A finding that still knows which file (index into the diff's files) it came from.
+#[derive(Debug, Clone)]
+struct Candidate {
+    file: usize,
+    label: usize,
+    finding: Finding,
+}
+
+/// Turn the model's scores of `snippets` into the reported findings, re-reading candidates with
+/// `rescore` (the model stage: it scores snippets, in order).
 ///
-/// A line is flagged for a CWE when its tokens pass the line threshold and the windows around it
-/// pass the label's calibrated threshold (as confidence >= the configured minimum); when the label
-/// fires but no changed line passes, its top-scoring changed line is flagged. Consecutive flagged
-/// lines form one finding. A line that was not changed is never flagged, however high it scores:
-/// the review is about this change, not the code it touches.
-pub fn from_scores(
+/// 1. A changed line is a candidate for a CWE when its tokens pass the line threshold and its windows
+///    pass the label's calibrated threshold; when the label fires but no changed line passes, its top
+///    changed line is the candidate. Consecutive lines form one candidate; candidates of one CWE that
+///    overlap merge. Unchanged lines are never candidates.
+/// 2. Each candidate is re-read in its own scope ([`hunks::scope_snippet`]) and kept only if it holds
+///    there: attention spreads a weakness onto its neighbours.
+/// 3. The differential rule: where the scope existed at the base, the same lines at the base are read
+///    too (once per base blob and range). A candidate is reported only where the change made the code
+///    less safe: the label does not fire at the base, or the head is at least [`WORSE_MARGIN`] more
+///    confident than the base. A fixing change, or a change next to a weakness that was already
+///    there, gets no finding. When the scope's evidence (its top-scoring line) is an unchanged line,
+///    the change made that sink reachable: the finding stays on the changed line and its message
+///    names the sink.
+/// 4. Where several CWEs flag overlapping lines, the most confident is kept (plus any other at 0.8+);
+///    then the findings are sorted ([`Ord`]) and cut to `max_findings`.
+pub fn locate<E>(
     files: &[ChangedFile],
     snippets: &[Snippet],
     scores: &[SnippetScores],
     info: &ScoreInfo<'_>,
     catalogue: &Catalogue,
     config: &Config,
-) -> Vec<Finding> {
+    mut rescore: impl FnMut(&[Snippet]) -> Result<Vec<SnippetScores>, E>,
+) -> Result<Vec<Finding>, E> {
+    let candidates = merge_overlapping(
+        files,
+        candidates_from_scores(files, snippets, scores, info, catalogue, config),
+    );
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Every re-read in one model call, each distinct text once: the head scopes (candidates in one
+    // scope share its reading), then the base ranges (cached per blob and range).
+    let mut reads: Vec<Snippet> = Vec::with_capacity(candidates.len() * 2);
+    let mut scopes: Vec<(Snippet, usize)> = Vec::with_capacity(candidates.len());
+    let mut head_reads: HashMap<(usize, Option<u32>, Option<u32>), usize> = HashMap::new();
+    let mut base_of: Vec<Option<usize>> = Vec::with_capacity(candidates.len());
+    let mut base_reads: HashMap<(&str, u32, u32), usize> = HashMap::new();
+    let mut base_snippets: Vec<Snippet> = Vec::new();
+    for candidate in &candidates {
+        let file = &files[candidate.file];
+        let scope = hunks::scope_snippet(
+            candidate.file,
+            &file.content,
+            candidate.finding.start_line,
+            candidate.finding.end_line,
+        );
+        let base = match (
+            &file.base,
+            scope.line_numbers.first(),
+            scope.line_numbers.last(),
+        ) {
+            (Some(base), Some(first), Some(last)) => file
+                .base_range(*first, *last)
+                .map(|(from, to)| (base, from, to)),
+            _ => None,
+        };
+        base_of.push(base.map(|(base, from, to)| {
+            *base_reads
+                .entry((base.blob.as_str(), from, to))
+                .or_insert_with(|| {
+                    base_snippets.push(hunks::range_snippet(
+                        candidate.file,
+                        &base.content,
+                        from,
+                        to,
+                    ));
+                    base_snippets.len() - 1
+                })
+        }));
+        let key = (
+            candidate.file,
+            scope.line_numbers.first().copied(),
+            scope.line_numbers.last().copied(),
+        );
+        let read = *head_reads.entry(key).or_insert_with(|| {
+            reads.push(scope.clone());
+            reads.len() - 1
+        });
+        scopes.push((scope, read));
+    }
+    let heads = reads.len();
+    reads.extend(base_snippets);
+    let read_scores = rescore(&reads)?;
+    let mut kept = Vec::with_capacity(candidates.len());
+    for (index, (candidate, (scope, read))) in candidates.into_iter().zip(&scopes).enumerate() {
+        let Some(scope_scores) = read_scores.get(*read) else {
+            continue;
+        };
+        let file = &files[candidate.file];
+        let Some(candidate) = confirm_in_scope(candidate, file, scope, scope_scores, info, config)
+        else {
+            continue;
+        };
+        let base = base_of[index].and_then(|b| read_scores.get(heads + b));
+        if let Some(finding) = made_worse(candidate, files, scope, scope_scores, base, info, config)
+        {
+            kept.push(finding);
+        }
+    }
+    let mut findings = keep_strongest_per_line(kept);
+    findings.sort();
+    findings.truncate(config.max_findings);
+    Ok(findings)
+}
+
+/// Step 1 of [`locate`]: candidates on changed lines, from the scores of the hunk snippets.
+fn candidates_from_scores(
+    files: &[ChangedFile],
+    snippets: &[Snippet],
+    scores: &[SnippetScores],
+    info: &ScoreInfo<'_>,
+    catalogue: &Catalogue,
+    config: &Config,
+) -> Vec<Candidate> {
     let resolve = |id: &str| {
         catalogue
             .get(&id.to_ascii_uppercase())
@@ -243,26 +241,30 @@ pub fn from_scores(
             continue;
         };
         let file_lines: Vec<&str> = file.content.lines().collect();
-        for (label_index, cwe) in info.labels.iter().enumerate() {
+        for (label, cwe) in info.labels.iter().enumerate() {
             let Some(entry) = catalogue.get(cwe) else {
                 continue;
             };
             if config.is_disabled(&entry.id) {
                 continue;
             }
-            let threshold = info.thresholds.get(label_index).copied().unwrap_or(1.0);
+            let threshold = info.threshold(label);
             let minimum = config.min_confidence_for(&entry.id);
             let mut run: Option<(u32, u32, f32)> = None;
             let mut any_flagged = false;
             let mut flush = |run: &mut Option<(u32, u32, f32)>| {
                 if let Some((start, end, conf)) = run.take() {
                     if !is_suppressed(&file_lines, start, end, &entry.id, resolve) {
-                        candidates.push(make_finding(file, &file_lines, start, end, conf, entry));
+                        candidates.push(Candidate {
+                            file: snippet.file,
+                            label,
+                            finding: make_finding(file, &file_lines, start, end, conf, entry),
+                        });
                     }
                 }
             };
             for (i, lineno) in snippet.line_numbers.iter().enumerate() {
-                let (token, window) = score.at(i, label_index);
+                let (token, window) = score.at(i, label);
                 let conf = confidence(window, threshold);
                 let flagged = snippet.changed.get(i).copied().unwrap_or(false)
                     && token >= info.line_threshold
@@ -284,12 +286,12 @@ pub fn from_scores(
             // The label fires but no changed line passes the line threshold: point at the top
             // changed line, as the model was calibrated (a weakness the model is sure of is not
             // dropped for want of a line). Whether the weakness is the change's and not the
-            // surrounding code's is settled by the focus re-check (`confirm_in_focus`).
+            // surrounding code's is settled by the re-reads (steps 2 and 3 of `locate`).
             if any_flagged {
                 continue;
             }
             if let Some((i, conf)) =
-                top_changed_line(snippet, score, label_index, threshold, minimum)
+                top_changed_line(&snippet.changed, score, label, threshold, minimum)
             {
                 if let Some(lineno) = snippet.line_numbers.get(i) {
                     run = Some((*lineno, *lineno, conf));
@@ -298,72 +300,154 @@ pub fn from_scores(
             }
         }
     }
-    let mut findings = keep_strongest_per_line(candidates);
-    sort_and_dedup(&mut findings);
-    if findings.len() > config.max_findings {
-        findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.confidence.total_cmp(&a.confidence))
-        });
-        findings.truncate(config.max_findings);
-        sort_and_dedup(&mut findings);
-    }
-    findings
+    candidates
 }
 
-/// Keep only the findings that still hold when their lines are re-read in their own scope
-/// ([`crate::hunks::focus_snippet`]), and lower their confidence to the smaller of the two readings.
-///
-/// `focus` holds, per finding, the scores of its focus snippet and that snippet's changed flags.
-pub fn confirm_in_focus(
-    findings: Vec<Finding>,
-    focus: &[(Snippet, SnippetScores)],
-    info: &ScoreInfo<'_>,
-    config: &Config,
-) -> Vec<Finding> {
-    findings
-        .into_iter()
-        .zip(focus)
-        .filter_map(|(mut finding, (snippet, score))| {
-            let label = info.labels.iter().position(|l| *l == finding.cwe)?;
-            let threshold = info.thresholds.get(label).copied().unwrap_or(1.0);
-            let minimum = config.min_confidence_for(&finding.cwe);
-            let (mut token, mut window) = (0.0f32, 0.0f32);
-            for (i, changed) in snippet.changed.iter().enumerate() {
-                if *changed {
-                    let (line_token, line_window) = score.at(i, label);
-                    token = token.max(line_token);
-                    window = window.max(line_window);
+/// Merge candidates of one file and CWE whose lines overlap into one (the union of their lines, the
+/// higher confidence): the hunk snippet and a definition view often flag the same call.
+fn merge_overlapping(files: &[ChangedFile], mut candidates: Vec<Candidate>) -> Vec<Candidate> {
+    candidates.sort_by(|a, b| {
+        (a.file, a.label, a.finding.start_line, a.finding.end_line).cmp(&(
+            b.file,
+            b.label,
+            b.finding.start_line,
+            b.finding.end_line,
+        ))
+    });
+    let mut merged: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        match merged.last_mut() {
+            Some(last)
+                if last.file == candidate.file
+                    && last.label == candidate.label
+                    && last.finding.overlaps(&candidate.finding) =>
+            {
+                let start = last.finding.start_line.min(candidate.finding.start_line);
+                let end = last.finding.end_line.max(candidate.finding.end_line);
+                last.finding.confidence = last.finding.confidence.max(candidate.finding.confidence);
+                if (start, end) != (last.finding.start_line, last.finding.end_line) {
+                    let lines: Vec<&str> = files[last.file].content.lines().collect();
+                    respan(&mut last.finding, &lines, start, end);
                 }
             }
-            let conf = confidence(window, threshold);
-            // the finding may rest on the scope's top changed line alone
-            let top_is_finding = top_changed_line(snippet, score, label, threshold, minimum)
-                .and_then(|(i, _)| snippet.line_numbers.get(i))
-                .is_some_and(|n| (finding.start_line..=finding.end_line).contains(n));
-            if (token < info.line_threshold && !top_is_finding) || conf < minimum {
-                tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, token, conf, "dropped: does not hold in its own scope");
-                return None;
-            }
-            finding.confidence = finding.confidence.min(conf);
-            Some(finding)
-        })
-        .collect()
+            _ => merged.push(candidate),
+        }
+    }
+    merged
 }
 
-/// The changed snippet line with the highest token score among those where `label` fires (window
-/// confidence >= `minimum`), with its confidence: where a finding points when no changed line passes
+/// Step 2 of [`locate`]: keep a candidate only if it still holds when its lines are re-read in their
+/// own scope, and lower its confidence to the smaller of the two readings.
+fn confirm_in_scope(
+    mut candidate: Candidate,
+    file: &ChangedFile,
+    scope: &Snippet,
+    score: &SnippetScores,
+    info: &ScoreInfo<'_>,
+    config: &Config,
+) -> Option<Candidate> {
+    let label = candidate.label;
+    let threshold = info.threshold(label);
+    let minimum = config.min_confidence_for(&candidate.finding.cwe);
+    let (mut token, mut window) = (0.0f32, 0.0f32);
+    for (i, changed) in scope.changed.iter().enumerate() {
+        if *changed {
+            let (line_token, line_window) = score.at(i, label);
+            token = token.max(line_token);
+            window = window.max(line_window);
+        }
+    }
+    let conf = confidence(window, threshold);
+    let finding = &candidate.finding;
+    // the finding may rest on the scope's top changed line alone; the scope marks only the
+    // candidate's lines changed, so the change's other lines are looked up in the file
+    let changed_in_file: Vec<bool> = scope
+        .line_numbers
+        .iter()
+        .map(|n| file.added_lines.contains(n))
+        .collect();
+    let top_is_finding = top_changed_line(&changed_in_file, score, label, threshold, minimum)
+        .and_then(|(i, _)| scope.line_numbers.get(i))
+        .is_some_and(|n| (finding.start_line..=finding.end_line).contains(n));
+    if (token < info.line_threshold && !top_is_finding) || conf < minimum {
+        tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, token, conf, "dropped: does not hold in its own scope");
+        return None;
+    }
+    candidate.finding.confidence = candidate.finding.confidence.min(conf);
+    Some(candidate)
+}
+
+/// Step 3 of [`locate`], the differential rule: the finding, when the change made its scope less safe
+/// than the same code at the base (`base`: the scores of the base range, None when the scope is new).
+fn made_worse(
+    candidate: Candidate,
+    files: &[ChangedFile],
+    scope: &Snippet,
+    scope_scores: &SnippetScores,
+    base: Option<&SnippetScores>,
+    info: &ScoreInfo<'_>,
+    config: &Config,
+) -> Option<Finding> {
+    let Candidate {
+        file,
+        label,
+        mut finding,
+    } = candidate;
+    let threshold = info.threshold(label);
+    let minimum = config.min_confidence_for(&finding.cwe);
+    let file = files.get(file)?;
+    // the scope's evidence: its top-scoring line for the label, changed or not (the first on a tie)
+    let evidence = (0..scope.line_numbers.len())
+        .max_by(|a, b| {
+            scope_scores
+                .at(*a, label)
+                .0
+                .total_cmp(&scope_scores.at(*b, label).0)
+                .then(b.cmp(a))
+        })
+        .and_then(|i| scope.line_numbers.get(i).copied());
+    let unchanged_sink = evidence.filter(|line| !file.added_lines.contains(line));
+    let base_confidence = base.map(|scores| {
+        let window = scores
+            .window
+            .iter()
+            .filter_map(|row| row.get(label).copied())
+            .fold(0.0f32, f32::max);
+        confidence(window, threshold)
+    });
+    if let Some(base_confidence) = base_confidence.filter(|c| *c >= minimum) {
+        if finding.confidence < base_confidence + WORSE_MARGIN {
+            tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, head = finding.confidence, base = base_confidence, ?unchanged_sink, "dropped: already there at the base");
+            return None;
+        }
+    }
+    if let Some(sink) = unchanged_sink {
+        let lines: Vec<&str> = file.content.lines().collect();
+        let code = lines
+            .get(sink as usize - 1)
+            .map(|l| excerpt_line(l.trim()))
+            .unwrap_or_default();
+        finding.explanation = format!(
+            "This change reaches the unchanged line {sink} (`{code}`), where the weakness takes effect. {}",
+            finding.explanation
+        );
+    }
+    Some(finding)
+}
+
+/// The changed line (an index into a snippet's `changed` flags) with the highest token score among
+/// those where `label` fires (window confidence >= `minimum`), with its confidence: where a finding
+/// points when no changed line passes
 /// the line threshold. The first line wins a tie.
 fn top_changed_line(
-    snippet: &Snippet,
+    changed: &[bool],
     score: &SnippetScores,
     label: usize,
     threshold: f32,
     minimum: f32,
 ) -> Option<(usize, f32)> {
     let mut top: Option<(usize, f32, f32)> = None;
-    for (i, changed) in snippet.changed.iter().enumerate() {
+    for (i, changed) in changed.iter().enumerate() {
         if !*changed {
             continue;
         }
@@ -379,19 +463,37 @@ fn top_changed_line(
 /// Where several CWEs flag overlapping lines, keep the most confident one, plus any other that is
 /// itself very confident (0.8+): one line rarely holds two weaknesses, but related labels often fire together.
 fn keep_strongest_per_line(mut candidates: Vec<Finding>) -> Vec<Finding> {
-    candidates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    candidates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.cmp(b)));
     let mut kept: Vec<Finding> = Vec::new();
     for candidate in candidates {
-        let overlaps = kept.iter().any(|k| {
-            k.path == candidate.path
-                && k.start_line <= candidate.end_line
-                && candidate.start_line <= k.end_line
-        });
+        let overlaps = kept.iter().any(|k| k.overlaps(&candidate));
         if !overlaps || candidate.confidence >= 0.8 {
             kept.push(candidate);
         }
     }
     kept
+}
+
+/// One excerpt line: CR removed, cut at [`MAX_EXCERPT_LINE`] characters.
+fn excerpt_line(line: &str) -> String {
+    let line = line.trim_end_matches('\r');
+    match line.char_indices().nth(MAX_EXCERPT_LINE) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+/// Point `finding` at `start..=end`: the lines, their code and the fingerprint over it.
+fn respan(finding: &mut Finding, file_lines: &[&str], start: u32, end: u32) {
+    let code = (start..=end)
+        .filter_map(|n| file_lines.get(n as usize - 1))
+        .map(|line| excerpt_line(line))
+        .collect::<Vec<_>>()
+        .join("\n");
+    finding.start_line = start;
+    finding.end_line = end;
+    finding.fingerprint = fingerprint(&finding.cwe, &finding.path, &code);
+    finding.code = code;
 }
 
 fn make_finding(
@@ -402,18 +504,7 @@ fn make_finding(
     confidence: f32,
     entry: &CweEntry,
 ) -> Finding {
-    let code = (start..=end)
-        .filter_map(|n| file_lines.get(n as usize - 1))
-        .map(|line| {
-            let line = line.trim_end_matches('\r');
-            match line.char_indices().nth(MAX_EXCERPT_LINE) {
-                Some((cut, _)) => format!("{}…", &line[..cut]),
-                None => line.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    Finding {
+    let mut finding = Finding {
         path: file.path.clone(),
         start_line: start,
         end_line: end,
@@ -424,34 +515,19 @@ fn make_finding(
         security_severity: entry.severity,
         explanation: entry.description.clone(),
         advice: entry.advice.clone(),
-        fingerprint: fingerprint(&entry.id, &file.path, &code),
-        code,
-    }
+        fingerprint: String::new(),
+        code: String::new(),
+    };
+    respan(&mut finding, file_lines, start, end);
+    finding
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
-
-    #[test]
-    fn severity_bands_follow_github() {
-        assert_eq!(Severity::from_score(9.8), Severity::Critical);
-        assert_eq!(Severity::from_score(7.5), Severity::High);
-        assert_eq!(Severity::from_score(6.9), Severity::Medium);
-        assert_eq!(Severity::from_score(3.9), Severity::Low);
-    }
-
-    #[test]
-    fn fingerprint_ignores_whitespace_but_not_code_or_rule() {
-        let a = fingerprint("CWE-89", "app.py", "cur.execute(q % x)");
-        assert_eq!(
-            a,
-            fingerprint("CWE-89", "app.py", "    cur.execute( q % x )\r\n")
-        );
-        assert_ne!(a, fingerprint("CWE-78", "app.py", "cur.execute(q % x)"));
-        assert_ne!(a, fingerprint("CWE-89", "other.py", "cur.execute(q % x)"));
-        assert_ne!(a, fingerprint("CWE-89", "app.py", "cur.execute(q, x)"));
-    }
+    use crate::diff::BaseFile;
 
     #[test]
     fn suppression_comments_parse() {
@@ -480,26 +556,41 @@ mod tests {
         assert!(!is_suppressed(&file, 3, 3, "CWE-89", id));
     }
 
-    /// A four-line file whose lines 2-4 were changed, scored for CWE-89 only (threshold 0.5,
-    /// line threshold 0.9): `token` and `window` give each line's scores.
-    fn score_file(token: [f32; 4], window: [f32; 4]) -> Vec<Finding> {
-        let content = "def f(db, q):\n    sql = 'x' + q\n    db.execute(sql)\n    return 1\n";
-        let file = ChangedFile {
+    const CONTENT: &str = "def f(db, q):\n    sql = 'x' + q\n    db.execute(sql)\n    return 1\n";
+
+    /// A four-line file whose lines 2-4 were changed (a new file unless `base` is given).
+    fn changed_file(base: Option<BaseFile>) -> ChangedFile {
+        ChangedFile {
             path: "app.py".into(),
             old_path: None,
-            content: content.into(),
+            content: CONTENT.into(),
             added_lines: [2, 3, 4].into_iter().collect(),
             hunks: Vec::new(),
-        };
-        let snippet = Snippet {
-            file: 0,
-            text: content.trim_end().into(),
-            line_numbers: vec![1, 2, 3, 4],
-            changed: vec![false, true, true, true],
-        };
-        let scores = SnippetScores {
+            base,
+        }
+    }
+
+    fn one_label(token: &[f32], window: &[f32]) -> SnippetScores {
+        SnippetScores {
             token: token.iter().map(|t| vec![*t]).collect(),
             window: window.iter().map(|w| vec![*w]).collect(),
+        }
+    }
+
+    /// Score `file` for CWE-89 only (threshold 0.5, line threshold 0.9): `token` and `window` give
+    /// each line's scores in the hunk snippet, `reread` answers every re-read by its line numbers.
+    fn locate_with(
+        file: ChangedFile,
+        token: [f32; 4],
+        window: [f32; 4],
+        config: &Config,
+        reread: impl Fn(&Snippet) -> SnippetScores,
+    ) -> Vec<Finding> {
+        let snippet = Snippet {
+            file: 0,
+            text: CONTENT.trim_end().into(),
+            line_numbers: vec![1, 2, 3, 4],
+            changed: vec![false, true, true, true],
         };
         let labels = vec!["CWE-89".to_string()];
         let info = ScoreInfo {
@@ -507,13 +598,35 @@ mod tests {
             thresholds: vec![0.5],
             line_threshold: 0.9,
         };
-        from_scores(
+        let result: Result<_, ()> = locate(
             &[file],
             &[snippet],
-            &[scores],
+            &[one_label(&token, &window)],
             &info,
             &Catalogue::embedded(),
+            config,
+            |reads| Ok(reads.iter().map(&reread).collect()),
+        );
+        result.unwrap()
+    }
+
+    /// Re-reads that agree with the first reading.
+    fn same(token: [f32; 4], window: [f32; 4]) -> impl Fn(&Snippet) -> SnippetScores {
+        move |s: &Snippet| {
+            let pick = |v: [f32; 4]| -> Vec<f32> {
+                s.line_numbers.iter().map(|n| v[*n as usize - 1]).collect()
+            };
+            one_label(&pick(token), &pick(window))
+        }
+    }
+
+    fn score_file(token: [f32; 4], window: [f32; 4]) -> Vec<Finding> {
+        locate_with(
+            changed_file(None),
+            token,
+            window,
             &Config::default(),
+            same(token, window),
         )
     }
 
@@ -552,36 +665,198 @@ mod tests {
 
     #[test]
     fn a_finding_holds_in_its_scope_on_its_top_line_even_below_the_line_threshold() {
-        let found = score_file([0.1, 0.3, 0.6, 0.2], [0.8; 4]);
-        assert_eq!(lines_of(&found), vec![(3, 3)]);
+        let token = [0.1, 0.3, 0.6, 0.2];
+        let scope_with_top = |top: u32| {
+            move |s: &Snippet| {
+                let token: Vec<f32> = s
+                    .line_numbers
+                    .iter()
+                    .map(|n| if *n == top { 0.7 } else { 0.2 })
+                    .collect();
+                one_label(&token, &vec![0.8; token.len()])
+            }
+        };
+        let config = Config::default();
+        let kept = locate_with(
+            changed_file(None),
+            token,
+            [0.8; 4],
+            &config,
+            scope_with_top(3),
+        );
+        assert_eq!(lines_of(&kept), vec![(3, 3)]);
+        let moved = locate_with(
+            changed_file(None),
+            token,
+            [0.8; 4],
+            &config,
+            scope_with_top(2),
+        );
+        assert!(
+            moved.is_empty(),
+            "the scope's top line is another line: {moved:?}"
+        );
+    }
+
+    /// The same file as a change on top of a base whose line 2 and 3 were `old` lines: the head
+    /// scope is re-read with `token`, the base range with `base_window` on every line.
+    fn with_base(
+        base_window: f32,
+        token: [f32; 4],
+    ) -> (ChangedFile, impl Fn(&Snippet) -> SnippetScores) {
+        let base = BaseFile {
+            blob: "b1".into(),
+            content: "def f(db, q):\n    old = 1\n    db.execute(old)\n    return 0\n".into(),
+            deleted_lines: BTreeSet::from([2, 3, 4]),
+        };
+        let head = same(token, [0.9; 4]);
+        let reread = move |s: &Snippet| {
+            if s.changed.iter().any(|c| *c) {
+                head(s)
+            } else {
+                one_label(
+                    &vec![0.5; s.line_numbers.len()],
+                    &vec![base_window; s.line_numbers.len()],
+                )
+            }
+        };
+        (changed_file(Some(base)), reread)
+    }
+
+    #[test]
+    fn a_weakness_already_there_at_the_base_is_not_the_changes() {
+        let (file, reread) = with_base(0.9, [0.1, 0.95, 0.97, 0.2]);
+        let found = locate_with(
+            file,
+            [0.1, 0.95, 0.97, 0.2],
+            [0.9; 4],
+            &Config::default(),
+            reread,
+        );
+        assert!(found.is_empty(), "{found:?}");
+        let (file, reread) = with_base(0.2, [0.1, 0.95, 0.97, 0.2]);
+        let found = locate_with(
+            file,
+            [0.1, 0.95, 0.97, 0.2],
+            [0.9; 4],
+            &Config::default(),
+            reread,
+        );
+        assert_eq!(lines_of(&found), vec![(2, 3)], "the base does not fire");
+    }
+
+    #[test]
+    fn each_scope_and_base_range_is_read_once() {
+        let (file, reread) = with_base(0.2, [0.1, 0.95, 0.2, 0.95]);
+        let calls = std::cell::RefCell::new(Vec::new());
         let labels = vec!["CWE-89".to_string()];
         let info = ScoreInfo {
             labels: &labels,
             thresholds: vec![0.5],
             line_threshold: 0.9,
         };
-        let focus_snippet = Snippet {
+        let snippet = Snippet {
+            file: 0,
+            text: CONTENT.trim_end().into(),
+            line_numbers: vec![1, 2, 3, 4],
+            changed: vec![false, true, true, true],
+        };
+        // two snippets over the same lines: their candidates merge (lines 2 and 4), and both
+        // scopes are the whole function: one base read
+        let scores = one_label(&[0.1, 0.95, 0.2, 0.95], &[0.9; 4]);
+        let result: Result<_, ()> = locate(
+            &[file],
+            &[snippet.clone(), snippet],
+            &[scores.clone(), scores],
+            &info,
+            &Catalogue::embedded(),
+            &Config::default(),
+            |reads| {
+                calls.borrow_mut().push(reads.len());
+                Ok(reads.iter().map(&reread).collect())
+            },
+        );
+        let found = result.unwrap();
+        assert_eq!(lines_of(&found), vec![(2, 2), (4, 4)]);
+        assert_eq!(
+            *calls.borrow(),
+            vec![2],
+            "one scope read for both candidates and one base range, in one call"
+        );
+    }
+
+    #[test]
+    fn overlapping_findings_of_one_cwe_merge_and_max_findings_cuts_last() {
+        let file = changed_file(None);
+        let labels = vec!["CWE-89".to_string()];
+        let info = ScoreInfo {
+            labels: &labels,
+            thresholds: vec![0.5],
+            line_threshold: 0.9,
+        };
+        let snippet = Snippet {
+            file: 0,
+            text: CONTENT.trim_end().into(),
+            line_numbers: vec![1, 2, 3, 4],
+            changed: vec![false, true, true, true],
+        };
+        let view = Snippet {
             file: 0,
             text: String::new(),
-            line_numbers: vec![2, 3],
-            changed: vec![true, true],
+            line_numbers: vec![3],
+            changed: vec![true],
         };
-        let focus_with_top = |top_line: usize| {
-            let mut token = vec![vec![0.2], vec![0.2]];
-            token[top_line] = vec![0.7];
-            let scores = SnippetScores {
-                token,
-                window: vec![vec![0.8], vec![0.8]],
-            };
-            vec![(focus_snippet.clone(), scores)]
+        let run = |max_findings: usize, drop_line_2: bool| {
+            let mut config = Config::default();
+            config.max_findings = max_findings;
+            let result: Result<_, ()> = locate(
+                std::slice::from_ref(&file),
+                &[snippet.clone(), view.clone(), snippet.clone()],
+                &[
+                    one_label(&[0.1, 0.95, 0.95, 0.1], &[0.9; 4]),
+                    one_label(&[0.95], &[0.9]),
+                    one_label(&[0.1, 0.1, 0.1, 0.95], &[0.9; 4]),
+                ],
+                &info,
+                &Catalogue::embedded(),
+                &config,
+                |reads| {
+                    Ok(reads
+                        .iter()
+                        .map(|s| {
+                            let token: Vec<f32> = s
+                                .line_numbers
+                                .iter()
+                                .map(|n| if *n == 2 && drop_line_2 { 0.1 } else { 0.95 })
+                                .collect();
+                            // lines 2-3 no longer fire when line 2 is dropped (the model reads
+                            // text, so one scope's reading serves every candidate in it)
+                            let window: Vec<f32> = s
+                                .line_numbers
+                                .iter()
+                                .map(|n| {
+                                    if drop_line_2 && (2..=3).contains(n) {
+                                        0.1
+                                    } else {
+                                        0.9
+                                    }
+                                })
+                                .collect();
+                            one_label(&token, &window)
+                        })
+                        .collect())
+                },
+            );
+            result.unwrap()
         };
-        let config = Config::default();
-        let kept = confirm_in_focus(found.clone(), &focus_with_top(1), &info, &config);
-        assert_eq!(lines_of(&kept), vec![(3, 3)]);
-        let moved = confirm_in_focus(found, &focus_with_top(0), &info, &config);
-        assert!(
-            moved.is_empty(),
-            "the scope's top line is another line: {moved:?}"
+        let found = run(10, false);
+        assert_eq!(
+            lines_of(&found),
+            vec![(2, 3), (4, 4)],
+            "2-3 and 3-3 merge into one"
         );
+        // the cap comes after the re-check: the dropped candidate does not take a place
+        let found = run(1, true);
+        assert_eq!(lines_of(&found), vec![(4, 4)], "{found:?}");
     }
 }

@@ -3,6 +3,11 @@
 //! A snippet is a run of changed lines plus a few lines of unchanged context around it, and the
 //! enclosing `def`/`class` line when it is cheap to find: a hunk alone often lacks the function that
 //! gives it meaning. Only changed lines may carry findings; context is there to be read, not judged.
+//!
+//! The model reads code as training showed it: without comments and docstrings ([`strip`]); the
+//! snippet keeps each remaining line's number, so scores map back to the file.
+
+pub mod strip;
 
 use crate::diff::ChangedFile;
 
@@ -31,11 +36,24 @@ pub fn build_snippets(files: &[ChangedFile], context: u32) -> Vec<Snippet> {
     let mut snippets = Vec::new();
     for (index, file) in files.iter().enumerate() {
         let lines: Vec<&str> = file.content.lines().collect();
+        let model = model_lines(&lines);
         for (first, last) in regions(file, context, lines.len() as u32) {
-            snippets.push(snippet(index, file, &lines, first, last));
+            let snippet = snippet(index, file, &lines, &model, first, last);
+            // a change that only touched comments leaves the model nothing to judge
+            if snippet.changed.iter().any(|c| *c) {
+                snippets.push(snippet);
+            }
         }
     }
     snippets
+}
+
+/// Every line of a file as the model reads it ([`model_line`]), None where [`strip`] drops it.
+pub fn model_lines(lines: &[&str]) -> Vec<Option<String>> {
+    strip::strip_lines(lines)
+        .into_iter()
+        .map(|line| line.map(|l| model_line(&l)))
+        .collect()
 }
 
 /// Group changed lines into inclusive regions, merging regions whose context would touch.
@@ -56,6 +74,7 @@ fn snippet(
     file_index: usize,
     file: &ChangedFile,
     lines: &[&str],
+    model: &[Option<String>],
     first: u32,
     last: u32,
 ) -> Snippet {
@@ -64,22 +83,36 @@ fn snippet(
         numbers.push(enclosing);
     }
     numbers.extend(first..=last);
-    let mut text = String::new();
-    let mut changed = Vec::with_capacity(numbers.len());
-    for (i, lineno) in numbers.iter().enumerate() {
-        if i > 0 {
-            text.push('\n');
-        }
-        let line = lines.get(*lineno as usize - 1).copied().unwrap_or_default();
-        text.push_str(&model_line(line));
-        changed.push(file.added_lines.contains(lineno));
-    }
-    Snippet {
+    numbered_snippet(file_index, model, numbers, |n| {
+        file.added_lines.contains(&n)
+    })
+}
+
+/// The snippet of the given lines that the model reads (lines [`strip`] dropped are left out).
+fn numbered_snippet(
+    file_index: usize,
+    model: &[Option<String>],
+    numbers: impl IntoIterator<Item = u32>,
+    changed: impl Fn(u32) -> bool,
+) -> Snippet {
+    let mut snippet = Snippet {
         file: file_index,
-        text,
-        line_numbers: numbers,
-        changed,
+        text: String::new(),
+        line_numbers: Vec::new(),
+        changed: Vec::new(),
+    };
+    for lineno in numbers {
+        let Some(Some(line)) = model.get((lineno as usize).wrapping_sub(1)) else {
+            continue;
+        };
+        if !snippet.line_numbers.is_empty() {
+            snippet.text.push('\n');
+        }
+        snippet.text.push_str(line);
+        snippet.line_numbers.push(lineno);
+        snippet.changed.push(changed(lineno));
     }
+    snippet
 }
 
 /// Every definition (`def`, `class`, with its decorators) that a snippet's changes add or touch at
@@ -134,24 +167,48 @@ pub fn definition_views(snippets: &[Snippet]) -> Vec<Snippet> {
     views
 }
 
-/// How far up a focus snippet reaches at most when no enclosing `def`/`class` closes it.
-const MAX_FOCUS_LINES: u32 = 12;
+/// How far up a scope reaches at most when no enclosing `def`/`class` closes it.
+const MAX_SCOPE_LINES_UP: u32 = 12;
 
-/// The lines from the enclosing `def`/`class` (or a few lines up, at module level) down to `end`:
-/// the scope a flagged line is re-read in, without the neighbouring functions.
+/// How far below the flagged lines a scope reaches at most (the rest of the enclosing body).
+const MAX_SCOPE_LINES_DOWN: u32 = 40;
+
+/// The flagged lines `start..=end` in their own scope: from the enclosing `def`/`class` (or a few
+/// lines up, at module level) to the end of that definition's body. Only the flagged lines are
+/// marked changed. The scope a candidate is re-read in, without the neighbouring functions.
 ///
 /// Attention spreads: a changed line next to a vulnerable one (changed or not) picks up its scores.
-/// Re-reading each candidate in its own scope tells a weakness in the line's code from one next door.
-pub fn focus_snippet(file_index: usize, file: &ChangedFile, start: u32, end: u32) -> Snippet {
-    let lines: Vec<&str> = file.content.lines().collect();
-    let end = end.min(lines.len() as u32).max(1);
+/// Re-reading each candidate in its own scope tells a weakness in the line's code from one next door;
+/// the rest of the body is kept because a new taint source is only a weakness with the sink below it.
+pub fn scope_snippet(file_index: usize, content: &str, start: u32, end: u32) -> Snippet {
+    let lines: Vec<&str> = content.lines().collect();
+    let (first, last) = scope_of(&lines, start, end);
+    let end = end.clamp(1, last);
+    let start = start.clamp(1, end);
+    numbered_snippet(file_index, &model_lines(&lines), first..=last, |n| {
+        (start..=end).contains(&n)
+    })
+}
+
+/// The lines `first..=last` of `content` as the model reads them, none marked changed: the same
+/// code at the base, for the differential rule.
+pub fn range_snippet(file_index: usize, content: &str, first: u32, last: u32) -> Snippet {
+    let lines: Vec<&str> = content.lines().collect();
+    numbered_snippet(file_index, &model_lines(&lines), first..=last, |_| false)
+}
+
+/// First and last line of the scope of `start..=end` (see [`scope_snippet`]); both within the file.
+fn scope_of(lines: &[&str], start: u32, end: u32) -> (u32, u32) {
+    let count = (lines.len() as u32).max(1);
+    let end = end.clamp(1, count);
     let start = start.clamp(1, end);
     let indent = lines
         .get(start as usize - 1)
         .map(|l| indent_of(l))
         .unwrap_or(0);
     let mut first = start;
-    while first > 1 && start - first < MAX_FOCUS_LINES {
+    let mut header_indent = None;
+    while first > 1 && start - first < MAX_SCOPE_LINES_UP {
         let above = lines[first as usize - 2];
         if above.trim().is_empty() {
             first -= 1;
@@ -161,23 +218,46 @@ pub fn focus_snippet(file_index: usize, file: &ChangedFile, start: u32, end: u32
         if above_indent < indent || (indent == 0 && above_indent == 0 && is_definition(above)) {
             if is_header(above) {
                 first -= 1;
+                header_indent = Some(above_indent);
             }
             break;
         }
         first -= 1;
     }
-    let numbers: Vec<u32> = (first..=end).collect();
-    let text = numbers
-        .iter()
-        .map(|n| model_line(lines.get(*n as usize - 1).copied().unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    Snippet {
-        file: file_index,
-        text,
-        changed: numbers.iter().map(|n| (start..=end).contains(n)).collect(),
-        line_numbers: numbers,
+    // down to the end of the enclosing body: the lines indented deeper than its header
+    let mut last = end;
+    if let Some(header_indent) = header_indent.filter(|_| indent > 0) {
+        let mut probe = end;
+        while probe < count && probe - end < MAX_SCOPE_LINES_DOWN {
+            let below = lines[probe as usize];
+            probe += 1;
+            if below.trim().is_empty() {
+                continue;
+            }
+            if indent_of(below) <= header_indent {
+                break;
+            }
+            last = probe;
+        }
     }
+    (first.min(start), last)
+}
+
+/// The 0-based snippet line of each token, given its byte offsets in `text`: the line that holds its
+/// first non-whitespace character, None for a token of whitespace only (a newline, an indentation),
+/// which belongs to no line. Training maps tokens the same way (`tok.py`, `token_lines`).
+pub fn token_lines(text: &str, offsets: &[(usize, usize)]) -> Vec<Option<usize>> {
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    offsets
+        .iter()
+        .map(|(start, end)| {
+            let token = text.get(*start..*end)?;
+            let first = start + token.find(|c: char| !c.is_whitespace())?;
+            Some(starts.partition_point(|s| *s <= first) - 1)
+        })
+        .collect()
 }
 
 /// A definition line or a decorator: where a definition's header starts.
@@ -248,6 +328,7 @@ mod tests {
             content: content.into(),
             added_lines: added.iter().copied().collect(),
             hunks: vec![HunkSpan { start: 1, end: 100 }],
+            base: None,
         }
     }
 
@@ -283,15 +364,26 @@ mod tests {
     }
 
     #[test]
-    fn focus_reaches_up_to_the_enclosing_def_and_no_further() {
+    fn a_scope_is_the_enclosing_definition_and_no_further() {
         let content = "def a():\n    os.system(x)\n\n\ndef b(req):\n    h = req.args['h']\n    subprocess.run(['ls'])\n";
-        let focus = focus_snippet(0, &file(content, &[7]), 7, 7);
-        assert_eq!(focus.line_numbers, vec![5, 6, 7]);
-        assert_eq!(focus.changed, vec![false, false, true]);
-        assert!(!focus.text.contains("os.system"));
+        let scope = scope_snippet(0, content, 7, 7);
+        assert_eq!(scope.line_numbers, vec![5, 6, 7]);
+        assert_eq!(scope.changed, vec![false, false, true]);
+        assert!(!scope.text.contains("os.system"));
         let module = "import os\nx = 1\ny = 2\n";
-        let focus = focus_snippet(0, &file(module, &[3]), 3, 3);
-        assert_eq!(focus.line_numbers, vec![1, 2, 3]);
+        let scope = scope_snippet(0, module, 3, 3);
+        assert_eq!(scope.line_numbers, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_scope_reaches_down_to_the_end_of_the_body() {
+        // a new taint source is read with the sink below it, not with the next function
+        let content = "def f(conn, req):\n    name = req.args['n']\n\n    q = 'x' + name\n    return conn.execute(q)\n\n\ndef g():\n    return 1\n";
+        let scope = scope_snippet(0, content, 2, 2);
+        assert_eq!(scope.line_numbers, vec![1, 2, 3, 4, 5]);
+        assert_eq!(scope.changed, vec![false, true, false, false, false]);
+        let out_of_range = scope_snippet(0, content, 40, 50);
+        assert_eq!(out_of_range.line_numbers.last(), Some(&9));
     }
 
     #[test]

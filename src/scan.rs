@@ -86,7 +86,6 @@ pub fn scan(
         timings.load_ms = load_started.elapsed().as_millis();
         let inference_started = Instant::now();
         let scores = score_with_progress(&mut model, &snippets, options.progress)?;
-        timings.inference_ms = inference_started.elapsed().as_millis();
         let labels = model.manifest.labels.clone();
         let info = ScoreInfo {
             labels: &labels,
@@ -98,32 +97,17 @@ pub fn scan(
                 .collect(),
             line_threshold: model.manifest.line_threshold,
         };
-        let candidates = findings::from_scores(
+        let findings = findings::locate(
             &diff.files,
             &snippets,
             &scores,
             &info,
             catalogue,
             &options.config,
-        );
-        // Re-read every candidate in its own scope: attention spreads a weakness onto its neighbours.
-        let mut focus = Vec::with_capacity(candidates.len());
-        let mut located = Vec::with_capacity(candidates.len());
-        for finding in candidates {
-            if let Some(index) = diff.files.iter().position(|f| f.path == finding.path) {
-                let file = &diff.files[index];
-                focus.push(hunks::focus_snippet(
-                    index,
-                    file,
-                    finding.start_line,
-                    finding.end_line,
-                ));
-                located.push(finding);
-            }
-        }
-        let focus_scores = model.score(&focus)?;
-        let focus: Vec<_> = focus.into_iter().zip(focus_scores).collect();
-        let findings = findings::confirm_in_focus(located, &focus, &info, &options.config);
+            |reads| model.score(reads),
+        )?;
+        // the re-reads of step 2 and 3 are inference too
+        timings.inference_ms = inference_started.elapsed().as_millis();
         (findings, model_info(&model.manifest, model.provider))
     };
     timings.total_ms = started.elapsed().as_millis();

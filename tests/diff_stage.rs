@@ -188,13 +188,30 @@ fn non_utf8_crlf_tabs_and_huge_lines_are_read_without_panic() {
     repo.branch("feature");
     repo.write_bytes("latin1.py", b"name = '\xe9t\xe9'\nx = 1\n");
     repo.write("crlf.py", "def f():\r\n\treturn 1\r\n");
-    let huge = format!("data = '{}'\n", "A".repeat(10 * 1024 * 1024));
+    // one 1 MiB line is still a reviewed file; a file over the size cap is skipped with a reason
+    let huge = format!("data = '{}'\n", "A".repeat(1024 * 1024));
     repo.write("huge.py", &huge);
+    let oversized = format!("data = '{}'\n", "A".repeat(10 * 1024 * 1024));
+    repo.write("oversized.py", &oversized);
     repo.commit_all("odd text");
     let result = diff(&repo, "main").unwrap();
     assert_eq!(lines(&result, "latin1.py"), vec![1, 2]);
     assert_eq!(lines(&result, "crlf.py"), vec![1, 2]);
     assert_eq!(lines(&result, "huge.py"), vec![1]);
+    assert!(
+        !result.files.iter().any(|f| f.path == "oversized.py"),
+        "over the size cap"
+    );
+    let skipped = result
+        .skipped
+        .iter()
+        .find(|s| s.path == "oversized.py")
+        .expect("the oversized file is skipped");
+    assert!(
+        skipped.reason.contains("larger than 2 MiB"),
+        "{}",
+        skipped.reason
+    );
     let latin = result.files.iter().find(|f| f.path == "latin1.py").unwrap();
     assert!(
         latin.content.contains('\u{fffd}'),
@@ -291,4 +308,79 @@ fn check_mode_treats_every_line_as_changed_and_skips_virtualenvs() {
             .collect::<Vec<_>>(),
         vec![1, 2]
     );
+}
+
+#[test]
+fn the_shallow_clone_hint_is_a_fetch_that_works_and_deepens_both_sides() {
+    // main and a feature branch that forked three commits ago on each side
+    let origin = Repo::with_base(&[("a.py", "a = 1\n")]);
+    origin.branch("feature");
+    for i in 0..3 {
+        origin.write("b.py", &format!("b = {i}\n"));
+        origin.commit_all("feature work");
+    }
+    origin.git(&["checkout", "-q", "main"]);
+    for i in 0..3 {
+        origin.write("a.py", &format!("a = {i}\n"));
+        origin.commit_all("main work");
+    }
+    let clone_parent = tempfile::tempdir().unwrap();
+    let clone = clone_parent.path().join("shallow");
+    let url = format!("file://{}", origin.path().display());
+    let git = |args: &[&str], dir: &std::path::Path| {
+        let output = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    git(
+        &[
+            "clone",
+            "-q",
+            "--depth=1",
+            "--branch",
+            "feature",
+            &url,
+            "shallow",
+        ],
+        clone_parent.path(),
+    );
+    git(
+        &[
+            "fetch",
+            "-q",
+            "--depth=1",
+            "origin",
+            "main:refs/remotes/origin/main",
+        ],
+        &clone,
+    );
+    let request = DiffRequest {
+        repo: clone.clone(),
+        base: Some("origin/main".into()),
+        head: "HEAD".into(),
+        worktree: false,
+        context_lines: 3,
+    };
+    let err = diff_revisions(&request).unwrap_err();
+    let DiffError::ShallowClone { fetch, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(err.to_string().contains(fetch.as_str()), "{err}");
+    assert!(
+        !fetch.contains("origin origin/"),
+        "the remote has no branch called origin/main: {fetch}"
+    );
+    // the hint, run as printed, makes the review possible
+    let words: Vec<&str> = fetch.split_whitespace().collect();
+    assert_eq!(words[0], "git");
+    git(&words[1..], &clone);
+    let result = diff_revisions(&request).unwrap();
+    assert_eq!(lines(&result, "b.py"), vec![1]);
 }

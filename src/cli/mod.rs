@@ -1,11 +1,12 @@
 //! The command line: argument parsing, the one mapping from format names to emitters, exit codes.
 //!
-//! Arguments are parsed in two phases (as ripgrep does): clap checks them with no I/O, then
-//! [`ScanArgs::options`] turns them into the objects that do work. Exit codes are decided in one
+//! Arguments are resolved in two phases (as ripgrep does): clap and [`ScanArgs::plan`] check them
+//! once with no I/O into a [`ScanPlan`], which [`ScanPlan::execute`] then runs. Exit codes are decided in one
 //! place, [`run`]: 0 clean, 1 findings at or above `--fail-on`, 2 usage or config error, 3 runtime error.
 
 pub mod github;
 pub mod gitlab;
+pub mod model;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -16,8 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::catalogue::Catalogue;
 use crate::config::{Config, ConfigError, FailOn};
 use crate::diff::{self, DiffRequest};
-use crate::findings::Severity;
-use crate::model::{Device, Model, RuntimeOptions};
+use crate::model::{Device, RuntimeOptions};
 use crate::report::{self, Format, Report};
 use crate::scan::{self, ScanError, ScanOptions, Target};
 use crate::shard::{self, CiNodeEnv, Shard, ShardError};
@@ -300,12 +300,22 @@ pub fn default_model_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("models"))
 }
 
+/// The scan flags, checked with no I/O: what [`ScanArgs::plan`] resolved once, ready to execute.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    config_file: Option<PathBuf>,
+    fail_on: Option<FailOn>,
+    min_confidence: Option<f32>,
+    context_lines: Option<u32>,
+    model_dir: PathBuf,
+    runtime: RuntimeOptions,
+    progress: bool,
+}
+
 impl ScanArgs {
-    /// Check the flags that need no I/O, so a typo is a usage error before anything runs.
-    pub fn validate(&self) -> Result<(), CliError> {
-        if let Some(level) = &self.fail_on {
-            parse_fail_on(level)?;
-        }
+    /// Check every flag that needs no I/O, once, so a typo is a usage error before anything runs.
+    pub fn plan(&self) -> Result<ScanPlan, CliError> {
+        let fail_on = self.fail_on.as_deref().map(parse_fail_on).transpose()?;
         if let Some(min) = self.min_confidence {
             if !(0.0..=1.0).contains(&min) {
                 return Err(CliError::usage(anyhow::anyhow!(
@@ -313,34 +323,21 @@ impl ScanArgs {
                 )));
             }
         }
-        Ok(())
-    }
-
-    /// Build the scan options: config (file, then flags), runtime, progress.
-    pub fn options(
-        &self,
-        repo_root: &Path,
-        catalogue: &Catalogue,
-    ) -> Result<ScanOptions, CliError> {
-        self.validate()?;
-        let mut config = Config::discover(self.config.as_deref(), repo_root, catalogue)?;
-        if let Some(level) = &self.fail_on {
-            config.fail_on = parse_fail_on(level)?;
+        if let Some(lines) = self.context_lines.filter(|lines| *lines > 50) {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "--context-lines: {lines} is more than 50"
+            )));
         }
-        if let Some(min) = self.min_confidence {
-            config.min_confidence = min;
-        }
-        if let Some(lines) = self.context_lines {
-            config.context_lines = lines;
-        }
-        let progress = !self.no_progress
-            && std::io::stderr().is_terminal()
-            && std::env::var_os("CI").is_none();
-        Ok(ScanOptions {
+        Ok(ScanPlan {
+            config_file: self.config.clone(),
+            fail_on,
+            min_confidence: self.min_confidence,
+            context_lines: self.context_lines,
             model_dir: self.model.model_dir(),
             runtime: self.model.runtime(),
-            config,
-            progress,
+            progress: !self.no_progress
+                && std::io::stderr().is_terminal()
+                && std::env::var_os("CI").is_none(),
         })
     }
 
@@ -352,7 +349,7 @@ impl ScanArgs {
         head: String,
         worktree: bool,
     ) -> Result<(Report, ScanOptions), CliError> {
-        self.validate()?;
+        let plan = self.plan()?;
         let opened = diff::open_repo(repo).map_err(CliError::runtime)?;
         let root = opened
             .workdir()
@@ -365,11 +362,79 @@ impl ScanArgs {
             worktree,
             context_lines: 3,
         };
-        self.run(&Target::Diff(request), &root)
+        plan.execute(&Target::Diff(request), &root)
+    }
+
+    /// Write every requested report file, then the --format output to --output or stdout.
+    ///
+    /// Each report is written on its own: an unwritable `--sarif` does not stop `--json`, and the
+    /// error names every report that could not be written.
+    pub fn write_reports(&self, report: &Report) -> Result<(), CliError> {
+        let files = [
+            (&self.sarif, Format::Sarif),
+            (&self.json, Format::Json),
+            (&self.gitlab_sast, Format::GitlabSast),
+            (&self.codequality, Format::Codequality),
+            (&self.text, Format::Text),
+            (&self.output, self.format),
+        ];
+        let mut failures = Vec::new();
+        for (path, format) in files {
+            if let Some(path) = path {
+                match report::write_file(path, format, report) {
+                    Ok(()) => tracing::info!(path = %path.display(), "report written"),
+                    Err(error) => failures.push(error.to_string()),
+                }
+            }
+        }
+        if self.output.is_none() {
+            let color = self.format == Format::Text
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
+            let mut buffer = Vec::new();
+            match self.format.emitter(color).emit(&mut buffer, report) {
+                Ok(()) => {
+                    if let Err(error) = write_stdout(&buffer) {
+                        failures.push(format!("cannot write to stdout: {}", error.error));
+                    }
+                }
+                Err(error) => failures.push(format!("cannot write to stdout: {error}")),
+            }
+        }
+        match failures.len() {
+            0 => Ok(()),
+            1 => Err(CliError::runtime(anyhow::anyhow!("{}", failures[0]))),
+            n => Err(CliError::runtime(anyhow::anyhow!(
+                "{n} reports were not written: {}",
+                failures.join("; ")
+            ))),
+        }
+    }
+}
+
+impl ScanPlan {
+    /// The scan options: the config file (at `repo_root` unless given), then the flags over it.
+    fn options(&self, repo_root: &Path, catalogue: &Catalogue) -> Result<ScanOptions, CliError> {
+        let mut config = Config::discover(self.config_file.as_deref(), repo_root, catalogue)?;
+        if let Some(fail_on) = self.fail_on {
+            config.fail_on = fail_on;
+        }
+        if let Some(min) = self.min_confidence {
+            config.min_confidence = min;
+        }
+        if let Some(lines) = self.context_lines {
+            config.context_lines = lines;
+        }
+        Ok(ScanOptions {
+            model_dir: self.model_dir.clone(),
+            runtime: self.runtime.clone(),
+            config,
+            progress: self.progress,
+        })
     }
 
     /// Run the pipeline on `target`.
-    pub fn run(
+    pub fn execute(
         &self,
         target: &Target,
         repo_root: &Path,
@@ -380,44 +445,10 @@ impl ScanArgs {
         tracing::debug!(?timings, "timings");
         Ok((report, options))
     }
-
-    /// Write every requested report file, then the --format output to --output or stdout.
-    pub fn write_reports(&self, report: &Report) -> Result<(), CliError> {
-        let files = [
-            (&self.sarif, Format::Sarif),
-            (&self.json, Format::Json),
-            (&self.gitlab_sast, Format::GitlabSast),
-            (&self.codequality, Format::Codequality),
-            (&self.text, Format::Text),
-        ];
-        for (path, format) in files {
-            if let Some(path) = path {
-                report::write_file(path, format, report).map_err(CliError::runtime)?;
-                tracing::info!(path = %path.display(), "report written");
-            }
-        }
-        match &self.output {
-            Some(path) => {
-                report::write_file(path, self.format, report).map_err(CliError::runtime)?
-            }
-            None => {
-                let color = self.format == Format::Text
-                    && std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none();
-                let mut buffer = Vec::new();
-                self.format
-                    .emitter(color)
-                    .emit(&mut buffer, report)
-                    .map_err(CliError::runtime)?;
-                write_stdout(&buffer)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error of ours.
-fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::runtime(e)),
@@ -458,7 +489,7 @@ fn run_scan(command: &ScanCommand) -> Result<u8, CliError> {
 }
 
 fn run_check(command: &CheckCommand) -> Result<u8, CliError> {
-    command.scan.validate()?;
+    let plan = command.scan.plan()?;
     let root = std::env::current_dir().map_err(CliError::runtime)?;
     let (paths, shard) =
         shard::select(command.shard, &CiNodeEnv::from_env(), &command.paths, &root).map_err(
@@ -467,95 +498,10 @@ fn run_check(command: &CheckCommand) -> Result<u8, CliError> {
                 _ => CliError::usage(e),
             },
         )?;
-    let (mut report, options) = command.scan.run(&Target::Paths(paths), &root)?;
+    let (mut report, options) = plan.execute(&Target::Paths(paths), &root)?;
     report.shard = shard;
     command.scan.write_reports(&report)?;
     Ok(findings_exit_code(&report, options.config.fail_on))
-}
-
-/// `writeln!` into a String (cannot fail).
-macro_rules! outln {
-    ($out:expr, $($arg:tt)*) => {{
-        use std::fmt::Write as _;
-        let _ = writeln!($out, $($arg)*);
-    }};
-}
-
-fn run_model(command: &ModelCommand) -> Result<u8, CliError> {
-    let catalogue = Catalogue::embedded();
-    let dir = command.model.model_dir();
-    let model =
-        Model::load(&dir, &command.model.runtime(), &catalogue).map_err(CliError::runtime)?;
-    let manifest = &model.manifest;
-    let library = crate::model::runtime::init_environment(&command.model.runtime())
-        .map_err(CliError::runtime)?;
-    if command.json {
-        let value = serde_json::json!({
-            "name": manifest.name,
-            "version": manifest.version,
-            "created": manifest.created,
-            "directory": dir,
-            "provider": model.provider,
-            "onnxruntime": library,
-            "load_ms": model.load_time.as_millis(),
-            "max_length": manifest.max_length,
-            "quantized": manifest.quantized,
-            "line_threshold": manifest.line_threshold,
-            "labels": manifest.labels.iter().map(|l| serde_json::json!({
-                "id": l,
-                "name": catalogue.get(l).map(|e| e.name.clone()),
-                "threshold": manifest.threshold(l),
-            })).collect::<Vec<_>>(),
-            "metrics": manifest.metrics,
-        });
-        let text = serde_json::to_string_pretty(&value).map_err(CliError::runtime)?;
-        write_stdout(format!("{text}\n").as_bytes())?;
-        return Ok(EXIT_CLEAN);
-    }
-    let mut out = String::new();
-    outln!(out, "model      {} {}", manifest.name, manifest.version);
-    outln!(out, "directory  {}", dir.display());
-    outln!(
-        out,
-        "provider   {} (ONNX Runtime {})",
-        model.provider,
-        library.display()
-    );
-    outln!(out, "loaded in  {} ms", model.load_time.as_millis());
-    outln!(
-        out,
-        "window     {} tokens, quantized: {}",
-        manifest.max_length,
-        manifest.quantized
-    );
-    outln!(
-        out,
-        "labels     {} (threshold on seq_probs; line threshold {:.3})",
-        manifest.labels.len(),
-        manifest.line_threshold
-    );
-    for label in &manifest.labels {
-        let entry = catalogue.get(label);
-        outln!(
-            out,
-            "  {:<9} {:<34} {:.3}  {}",
-            label,
-            entry.map(|e| e.name.as_str()).unwrap_or("?"),
-            manifest.threshold(label),
-            entry
-                .map(|e| Severity::from_score(e.severity).as_str())
-                .unwrap_or("?"),
-        );
-    }
-    if !manifest.metrics.is_null() {
-        outln!(
-            out,
-            "metrics    {}",
-            serde_json::to_string(&manifest.metrics).unwrap_or_default()
-        );
-    }
-    write_stdout(out.as_bytes())?;
-    Ok(EXIT_CLEAN)
 }
 
 fn run_review(args: &ReviewArgs) -> Result<u8, CliError> {
@@ -594,17 +540,31 @@ pub fn run() -> ExitCode {
     let result = match &cli.command {
         Command::Scan(c) => run_scan(c),
         Command::Check(c) => run_check(c),
-        Command::Model(c) => run_model(c),
+        Command::Model(c) => model::run(c),
         Command::Review(c) => run_review(c),
         Command::Post(c) => github::post(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(CliError { code, error }) => {
-            eprintln!("hunkguard: error: {error:#}");
+            eprintln!("hunkguard: error: {}", error_chain(&error));
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause the text before already quotes: every
+/// stage's error names its source in its own message, and `anyhow`'s `{:#}` would print it again.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

@@ -104,15 +104,9 @@ impl Plan<'_> {
             .map(|i| (i.finding, i.key.clone(), why.to_string()))
             .chain(self.not_inline.iter().cloned())
             .collect();
-        all.sort_by(|a, b| most_important_first(a.0, b.0));
+        all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }
-}
-
-/// The one ordering of "most important first" (who gets the inline slots and the top of the summary):
-/// highest severity, then file order.
-fn most_important_first(a: &Finding, b: &Finding) -> std::cmp::Ordering {
-    b.severity.cmp(&a.severity).then_with(|| file_order(a, b))
 }
 
 fn file_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
@@ -154,7 +148,7 @@ pub fn plan<'a>(
         .zip(keys(&report.findings))
         .filter_map(|(f, k)| k.map(|k| (f, k)))
         .collect();
-    candidates.sort_by(|a, b| most_important_first(a.0, b.0));
+    candidates.sort_by(|a, b| a.0.cmp(b.0));
 
     let mut plan = Plan::default();
     // Threads that still show a current finding on its current line.
@@ -242,7 +236,7 @@ pub fn summary<'f>(
     not_inline: &'f [(&Finding, Key, String)],
 ) -> (String, Vec<&'f Key>) {
     let mut rest: Vec<&(&Finding, Key, String)> = not_inline.iter().collect();
-    rest.sort_by(|a, b| most_important_first(a.0, b.0));
+    rest.sort_by(|a, b| a.0.cmp(b.0));
     let mut listed = rest.len().min(MAX_LISTED);
     loop {
         let shown: Vec<(&Finding, String)> = rest[..listed]

@@ -152,7 +152,7 @@ impl Model {
         let body = self.manifest.max_length - 2;
         let step = body - self.manifest.stride;
         let mut token_ids: Vec<Vec<i64>> = Vec::with_capacity(snippets.len());
-        let mut token_lines: Vec<Vec<usize>> = Vec::with_capacity(snippets.len());
+        let mut token_lines: Vec<Vec<Option<usize>>> = Vec::with_capacity(snippets.len());
         let mut scores: Vec<SnippetScores> = Vec::with_capacity(snippets.len());
         let mut windows = Vec::new();
         for (index, snippet) in snippets.iter().enumerate() {
@@ -160,12 +160,7 @@ impl Model {
                 .tokenizer
                 .encode(snippet.text.as_str(), false)
                 .map_err(|e| ModelError::Tokenize(e.to_string()))?;
-            let line_starts = line_starts(&snippet.text);
-            let lines: Vec<usize> = encoding
-                .get_offsets()
-                .iter()
-                .map(|(start, _)| line_of(&line_starts, *start))
-                .collect();
+            let lines = crate::hunks::token_lines(&snippet.text, encoding.get_offsets());
             let ids: Vec<i64> = encoding.get_ids().iter().map(|id| i64::from(*id)).collect();
             let n = ids.len();
             let mut start = 0;
@@ -211,6 +206,10 @@ impl Model {
                 let lines = &token_lines[window.snippet];
                 for (offset, line) in lines[window.start..window.end].iter().enumerate() {
                     let position = 1 + offset;
+                    // whitespace-only tokens belong to no line, as in training
+                    let Some(line) = line else {
+                        continue;
+                    };
                     let line = (*line).min(target.token.len().saturating_sub(1));
                     let Some(token_row) = tokens[b].get(position * labels..(position + 1) * labels)
                     else {
@@ -292,34 +291,4 @@ fn check_io(session: &Session, path: &Path) -> Result<(), ModelError> {
         }
     }
     Ok(())
-}
-
-/// Byte offsets where each line of `text` starts.
-fn line_starts(text: &str) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-        .collect()
-}
-
-/// The line (0-based) that byte `offset` falls on.
-fn line_of(starts: &[usize], offset: usize) -> usize {
-    match starts.binary_search(&offset) {
-        Ok(line) => line,
-        Err(next) => next.saturating_sub(1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_map_to_lines() {
-        let starts = line_starts("ab\ncd\n\nef");
-        assert_eq!(starts, vec![0, 3, 6, 7]);
-        assert_eq!(line_of(&starts, 0), 0);
-        assert_eq!(line_of(&starts, 2), 0);
-        assert_eq!(line_of(&starts, 3), 1);
-        assert_eq!(line_of(&starts, 8), 3);
-    }
 }

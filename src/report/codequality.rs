@@ -8,13 +8,12 @@
 //! `blocker` is left unused: whether a finding blocks a merge is hunkguard's exit-code policy
 //! (`--fail-on`), not a property of the weakness.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::findings::{Finding, Severity};
-use crate::report::{Emitter, Report, ReportError};
+use crate::finding::{Finding, Severity};
+use crate::report::{percent, Emitter, Report, ReportError};
 
 /// Writes a GitLab Code Quality report (a JSON array of issues).
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,21 +21,9 @@ pub struct CodeQualityEmitter;
 
 impl Emitter for CodeQualityEmitter {
     fn emit(&self, writer: &mut dyn Write, report: &Report) -> Result<(), ReportError> {
-        let mut findings: Vec<&Finding> = report.findings.iter().collect();
-        findings.sort_by(|a, b| {
-            a.sort_key()
-                .cmp(&b.sort_key())
-                .then(a.end_line.cmp(&b.end_line))
-                .then(a.fingerprint.cmp(&b.fingerprint))
-        });
-        let mut occurrences: HashMap<&str, u32> = HashMap::new();
-        let issues: Vec<Issue> = findings
+        let issues: Vec<Issue> = super::with_occurrences(&report.findings)
             .into_iter()
-            .map(|f| {
-                let n = occurrences.entry(&f.fingerprint).or_insert(0);
-                *n += 1;
-                issue(f, *n)
-            })
+            .map(|(f, n)| issue(f, n))
             .collect();
         serde_json::to_writer_pretty(&mut *writer, &issues)?;
         writer.write_all(b"\n")?;
@@ -45,12 +32,12 @@ impl Emitter for CodeQualityEmitter {
 }
 
 fn issue(finding: &Finding, occurrence: u32) -> Issue<'_> {
-    let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
+    let confidence = percent(finding.confidence);
     let begin = finding.start_line.max(1);
     Issue {
         kind: "issue",
         description: format!(
-            "{} {}: {} (confidence {confidence:.0}%)",
+            "{} {}: {} (confidence {confidence})",
             finding.cwe, finding.title, finding.explanation
         ),
         check_name: &finding.cwe,

@@ -10,8 +10,8 @@
 
 use std::io::Write;
 
-use crate::findings::{Finding, Severity};
-use crate::report::{Emitter, Report, ReportError};
+use crate::finding::{Finding, Severity};
+use crate::report::{percent, Emitter, Report, ReportError};
 
 /// GitHub displays at most this many annotations of one level per step.
 pub const MAX_PER_LEVEL: usize = 10;
@@ -31,13 +31,7 @@ impl Emitter for GithubAnnotationEmitter {
 /// [`MAX_PER_LEVEL`] per level (GitHub drops the rest), and a plain line saying how many were left out.
 pub fn write_annotations(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
     let mut ordered: Vec<&Finding> = findings.iter().collect();
-    ordered.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.confidence.total_cmp(&a.confidence))
-            .then(a.sort_key().cmp(&b.sort_key()))
-            .then(a.end_line.cmp(&b.end_line))
-    });
+    ordered.sort();
     let mut left_out = 0;
     for level in ["error", "warning", "notice"] {
         let of_level = ordered.iter().filter(|f| command(f.severity) == level);
@@ -61,10 +55,10 @@ pub fn write_annotations(out: &mut dyn Write, findings: &[Finding]) -> std::io::
 
 /// One workflow command for a finding.
 fn annotation(finding: &Finding) -> String {
-    let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
+    let confidence = percent(finding.confidence);
     let start = finding.start_line.max(1);
     let title = format!(
-        "hunkguard: {} {} [{}, {confidence:.0}%]",
+        "hunkguard: {} {} [{}, {confidence}]",
         finding.cwe, finding.title, finding.severity
     );
     let message = format!("{}\nHow to fix: {}", finding.explanation, finding.advice);

@@ -3,13 +3,12 @@
 //! Declared in CI as `artifacts: reports: sast: gl-sast-report.json`; GitLab shows it in the merge
 //! request's security widget (an Ultimate feature; the Code Quality report reaches every tier).
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::findings::{Finding, Severity};
-use crate::report::{now_utc, Emitter, Report, ReportError};
+use crate::finding::{Finding, Severity};
+use crate::report::{now_utc, percent, truncate, Emitter, Report, ReportError};
 
 /// The schema version this emitter follows (the schema requires `MAJOR.MINOR.PATCH`).
 pub const SCHEMA_VERSION: &str = "15.2.1";
@@ -66,21 +65,9 @@ fn build(report: &Report) -> SastReport<'_> {
         })
         .collect();
 
-    let mut findings: Vec<&Finding> = report.findings.iter().collect();
-    findings.sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then(a.end_line.cmp(&b.end_line))
-            .then(a.fingerprint.cmp(&b.fingerprint))
-    });
-    let mut occurrences: HashMap<&str, u32> = HashMap::new();
-    let vulnerabilities = findings
+    let vulnerabilities = super::with_occurrences(&report.findings)
         .into_iter()
-        .map(|f| {
-            let n = occurrences.entry(&f.fingerprint).or_insert(0);
-            *n += 1;
-            vulnerability(f, *n)
-        })
+        .map(|(f, n)| vulnerability(f, n))
         .collect();
 
     SastReport {
@@ -101,7 +88,7 @@ fn build(report: &Report) -> SastReport<'_> {
 }
 
 fn vulnerability(finding: &Finding, occurrence: u32) -> Vulnerability<'_> {
-    let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
+    let confidence = percent(finding.confidence);
     let number = finding
         .cwe
         .strip_prefix("CWE-")
@@ -111,7 +98,7 @@ fn vulnerability(finding: &Finding, occurrence: u32) -> Vulnerability<'_> {
             kind: "cwe",
             name: finding.cwe.clone(),
             value: n.to_string(),
-            url: Some(format!("https://cwe.mitre.org/data/definitions/{n}.html")),
+            url: crate::catalogue::cwe_url(&finding.cwe),
         },
         None => Identifier {
             kind: "hunkguard",
@@ -126,10 +113,7 @@ fn vulnerability(finding: &Finding, occurrence: u32) -> Vulnerability<'_> {
         id: vulnerability_id(&finding.fingerprint, occurrence),
         name: truncate(non_empty(&finding.title, &finding.cwe), MAX_NAME),
         description: truncate(
-            &format!(
-                "{} (model confidence {confidence:.0}%)",
-                finding.explanation
-            ),
+            &format!("{} (model confidence {confidence})", finding.explanation),
             MAX_DESCRIPTION,
         ),
         severity: severity(finding.severity),
@@ -274,17 +258,6 @@ fn non_empty<'a>(value: &'a str, fallback: &'a str) -> &'a str {
         fallback
     } else {
         value
-    }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => {
-            let mut short: String = text[..cut].chars().take(max_chars - 1).collect();
-            short.push('…');
-            short
-        }
-        None => text.to_string(),
     }
 }
 

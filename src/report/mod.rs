@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{HunkSpan, SkippedFile};
-use crate::findings::Finding;
+use crate::finding::Finding;
 use crate::shard::Shard;
 
 /// Version of the JSON report layout (`docs/json-report.md`); bumped on breaking changes.
@@ -80,6 +80,8 @@ pub struct Report {
     pub started_at: String,
     pub finished_at: String,
     pub files: Vec<ReviewedFile>,
+    /// In [`Finding`]'s one order, most important first: the scan and [`Report::read_json`] sort
+    /// them once, and every emitter writes them as they come.
     pub findings: Vec<Finding>,
     pub skipped: Vec<SkippedFile>,
     /// The CI-matrix shard this run covered (`check --shard K/N`); absent for a whole run.
@@ -102,7 +104,7 @@ impl Report {
             path: path.display().to_string(),
             source,
         })?;
-        let report: Report =
+        let mut report: Report =
             serde_json::from_str(&text).map_err(|source| ReportError::BadJson {
                 path: path.display().to_string(),
                 source,
@@ -113,8 +115,38 @@ impl Report {
                 found: report.schema_version,
             });
         }
+        report.findings.sort();
         Ok(report)
     }
+}
+
+/// `text` cut to at most `max_chars` characters, the last one an ellipsis when it was cut.
+pub fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => {
+            let mut short: String = text[..cut]
+                .chars()
+                .take(max_chars.saturating_sub(1))
+                .collect();
+            short.push('…');
+            short
+        }
+        None => text.to_string(),
+    }
+}
+
+/// A confidence in [0, 1] as a whole percentage, `93%`: how every emitter shows it.
+pub fn percent(confidence: f32) -> String {
+    format!("{:.0}%", (confidence.clamp(0.0, 1.0) * 100.0).round())
+}
+
+/// Whether `c` is a Unicode bidirectional control (embeddings, overrides, isolates, marks): text that
+/// holds one may display in another order than it runs ("Trojan Source", CVE-2021-42574).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Errors writing or reading reports.
@@ -190,6 +222,20 @@ pub fn write_file(path: &Path, format: Format, report: &Report) -> Result<(), Re
     std::fs::write(path, buffer).map_err(io_err)
 }
 
+/// Each finding with its occurrence (1, 2, ...) among the findings before it that share its
+/// fingerprint, in report order: identical flagged lines in one file stay distinct in the GitLab formats.
+pub(crate) fn with_occurrences(findings: &[Finding]) -> Vec<(&Finding, u32)> {
+    let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    findings
+        .iter()
+        .map(|f| {
+            let n = seen.entry(&f.fingerprint).or_insert(0);
+            *n += 1;
+            (f, *n)
+        })
+        .collect()
+}
+
 /// SHA-256 over a format's domain tag, a finding fingerprint and its occurrence among findings that
 /// share it: the stable, unique ids the GitLab formats need (identical flagged lines stay distinct).
 pub(crate) fn occurrence_digest(domain: &str, fingerprint: &str, occurrence: u32) -> [u8; 32] {
@@ -222,7 +268,7 @@ fn truncate_fraction(stamp: &str) -> String {
 pub(crate) mod fixtures {
     //! A report shared by the emitter tests.
     use super::*;
-    use crate::findings::{fingerprint, Severity};
+    use crate::finding::{fingerprint, Severity};
 
     /// What `emitter` writes for `report`, as text.
     pub fn emit_text(emitter: &dyn Emitter, report: &Report) -> String {
@@ -328,6 +374,29 @@ pub(crate) mod fixtures {
                 reason: "binary content".into(),
             }],
             shard: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    //! Every emitter on the one fixture report, held to its snapshot in `src/report/snapshots/`. A
+    //! deliberate change of a format is reviewed as a diff of that file (`INSTA_UPDATE=always cargo test`
+    //! rewrites them, or `cargo insta review`); CI fails on any other change.
+    use super::{fixtures, Format};
+
+    #[test]
+    fn every_format_writes_the_fixture_report_as_its_snapshot_says() {
+        for (name, format) in [
+            ("text", Format::Text),
+            ("json", Format::Json),
+            ("sarif", Format::Sarif),
+            ("gitlab_sast", Format::GitlabSast),
+            ("codequality", Format::Codequality),
+            ("github_annotations", Format::Github),
+        ] {
+            let written = fixtures::emit_text(&*format.emitter(false), &fixtures::with_twin());
+            insta::assert_snapshot!(name, written);
         }
     }
 }

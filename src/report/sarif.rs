@@ -11,9 +11,9 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::catalogue::{Catalogue, CweEntry};
-use crate::findings::{Finding, Severity};
+use crate::finding::{Finding, Severity};
 use crate::report::gitlab_sast::utc_seconds;
-use crate::report::{Emitter, Report, ReportError};
+use crate::report::{percent, truncate, Emitter, Report, ReportError};
 
 /// `$schema` of the log: the OASIS errata 01 schema that GitHub validates against.
 const SCHEMA_URI: &str =
@@ -196,7 +196,7 @@ impl SarifEmitter {
             .map_or(finding.security_severity, |e| e.severity)
             .clamp(0.1, 10.0);
         let number = cwe_number(&finding.cwe);
-        let url = number.map(|n| format!("https://cwe.mitre.org/data/definitions/{n}.html"));
+        let url = crate::catalogue::cwe_url(&finding.cwe);
         let mut tags = vec!["security".to_string()];
         if let Some(n) = number {
             tags.push(format!("external/cwe/cwe-{n}"));
@@ -237,25 +237,12 @@ impl SarifEmitter {
     }
 }
 
-/// The findings to report, in (path, line, CWE) order, and how many were left out for GitHub's limit
-/// (the lowest severities and confidences go first).
+/// The findings to report, most important first, and how many were left out for GitHub's limit
+/// (the report's order puts the lowest severities and confidences last).
 fn kept_findings(report: &Report) -> (Vec<&Finding>, usize) {
     let mut findings: Vec<&Finding> = report.findings.iter().collect();
     let left_out = findings.len().saturating_sub(MAX_RESULTS);
-    if left_out > 0 {
-        findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.confidence.total_cmp(&a.confidence))
-        });
-        findings.truncate(MAX_RESULTS);
-    }
-    findings.sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then(a.end_line.cmp(&b.end_line))
-            .then(a.fingerprint.cmp(&b.fingerprint))
-    });
+    findings.truncate(MAX_RESULTS);
     (findings, left_out)
 }
 
@@ -264,14 +251,14 @@ fn result<'a>(
     rule_index: Option<usize>,
     line_hash: String,
 ) -> SarifResult<'a> {
-    let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
+    let confidence = percent(finding.confidence);
     SarifResult {
         rule_id: &finding.cwe,
         rule_index,
         level: level(finding.severity),
         message: Message {
             text: format!(
-                "{}: {} (confidence {confidence:.0}%)",
+                "{}: {} (confidence {confidence})",
                 finding.title, finding.explanation
             ),
         },
@@ -289,7 +276,8 @@ fn result<'a>(
         }],
         partial_fingerprints: BTreeMap::from([("primaryLocationLineHash", line_hash)]),
         fingerprints: BTreeMap::from([(FINGERPRINT_KEY, finding.fingerprint.as_str())]),
-        rank: f64::from(confidence),
+        // SARIF's rank is 0-100, the same whole percentage the message shows.
+        rank: f64::from((finding.confidence.clamp(0.0, 1.0) * 100.0).round()),
     }
 }
 
@@ -370,17 +358,6 @@ fn pascal_case(title: &str) -> String {
                 .unwrap_or_default()
         })
         .collect()
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => {
-            let mut short: String = text[..cut].chars().take(max_chars - 1).collect();
-            short.push('…');
-            short
-        }
-        None => text.to_string(),
-    }
 }
 
 /// The hex part of `primaryLocationLineHash` for a finding.
@@ -876,15 +853,24 @@ mod tests {
     }
 
     #[test]
-    fn output_is_deterministic_and_independent_of_input_order() {
+    fn output_is_deterministic_and_in_the_reports_order() {
         let report = fixtures::report();
-        let mut reversed = report.clone();
-        reversed.findings.reverse();
         let mut a = Vec::new();
         let mut b = Vec::new();
         SarifEmitter::default().emit(&mut a, &report).unwrap();
-        SarifEmitter::default().emit(&mut b, &reversed).unwrap();
+        SarifEmitter::default().emit(&mut b, &report).unwrap();
         assert_eq!(a, b);
+        // the report is sorted once upstream; the emitter does not re-sort it
+        let mut reversed = report.clone();
+        reversed.findings.reverse();
+        let log = emit(&SarifEmitter::default(), &reversed);
+        let rules: Vec<&str> = log["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["ruleId"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, ["CWE-328", "CWE-89"]);
     }
 
     #[test]
@@ -1009,11 +995,18 @@ mod tests {
             .collect();
         report.findings[7].severity = Severity::Critical;
         report.findings[9].severity = Severity::Low;
+        // in the report's order, as the scan leaves it: the critical one (line 8) first, the low one
+        // (line 10) last
+        report.findings.sort();
         let log = emit(&SarifEmitter::default(), &report);
         let run = &log["runs"][0];
         let results = run["results"].as_array().unwrap();
         assert_eq!(results.len(), MAX_RESULTS);
-        assert_eq!(results[7]["level"], "error");
+        assert_eq!(results[0]["level"], "error");
+        assert!(
+            results.iter().all(|r| r["level"] != "note"),
+            "the low one is cut"
+        );
         assert_eq!(
             results[9]["locations"][0]["physicalLocation"]["region"]["startLine"],
             11

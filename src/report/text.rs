@@ -12,12 +12,14 @@
 //! ```
 //!
 //! Paths and code come from the reviewed change, which anyone can write, so control characters are
-//! shown escaped (`\u{1b}`): a diff must not be able to drive the reader's terminal.
+//! shown escaped (`\u{1b}`): a diff must not be able to drive the reader's terminal. Bidirectional
+//! controls (U+202E and kin) are escaped too, and a note says they are there: code that reads
+//! differently from how it runs ("Trojan Source", CVE-2021-42574) is itself worth a reviewer's look.
 
 use std::io::Write;
 
-use crate::findings::{Finding, Severity};
-use crate::report::{Emitter, Report, ReportError};
+use crate::finding::{Finding, Severity};
+use crate::report::{is_bidi_control, percent, Emitter, Report, ReportError};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -32,13 +34,7 @@ pub struct TextEmitter {
 
 impl Emitter for TextEmitter {
     fn emit(&self, writer: &mut dyn Write, report: &Report) -> Result<(), ReportError> {
-        let mut findings: Vec<&Finding> = report.findings.iter().collect();
-        findings.sort_by(|a, b| {
-            a.sort_key()
-                .cmp(&b.sort_key())
-                .then(a.end_line.cmp(&b.end_line))
-        });
-        for finding in &findings {
+        for finding in &report.findings {
             self.finding(writer, finding)?;
             writeln!(writer)?;
         }
@@ -64,14 +60,18 @@ impl TextEmitter {
         } else {
             start.to_string()
         };
-        let confidence = (finding.confidence.clamp(0.0, 1.0) * 100.0).round();
+        let confidence = percent(finding.confidence);
         writeln!(
             writer,
-            "{}: {} [{}, {confidence:.0}%]",
-            self.paint(BOLD, &format!("{}:{lines}", clean(&finding.path))),
+            "{}: {} [{}, {confidence}]",
+            self.paint(BOLD, &format!("{}:{lines}", clean_line(&finding.path))),
             self.paint(
                 BOLD,
-                &format!("{} {}", clean(&finding.cwe), clean(&finding.title))
+                &format!(
+                    "{} {}",
+                    clean_line(&finding.cwe),
+                    clean_line(&finding.title)
+                )
             ),
             self.paint(severity_style(finding.severity), finding.severity.as_str()),
         )?;
@@ -84,7 +84,7 @@ impl TextEmitter {
         for (offset, line) in (0u32..).zip(&code) {
             let number = start.saturating_add(offset);
             let gutter = self.paint(GUTTER, &format!("{number:>width$} |"));
-            let line = clean(line.trim_end_matches('\r'));
+            let line = clean_line(line.trim_end_matches('\r'));
             if line.is_empty() {
                 writeln!(writer, "{gutter}")?;
             } else {
@@ -92,6 +92,15 @@ impl TextEmitter {
             }
         }
         writeln!(writer, "{blank}")?;
+        if finding.code.chars().any(is_bidi_control) {
+            let label = self.paint(BOLD, "= note:");
+            writeln!(
+                writer,
+                "{:width$} {label} the code holds bidirectional control characters (shown escaped): \
+                 it may run differently from how it reads (Trojan Source)",
+                ""
+            )?;
+        }
         for (label, text) in [("why", &finding.explanation), ("fix", &finding.advice)] {
             if text.trim().is_empty() {
                 continue;
@@ -134,7 +143,7 @@ impl TextEmitter {
             let skipped: Vec<String> = report
                 .skipped
                 .iter()
-                .map(|s| format!("{} ({})", clean(&s.path), clean(&s.reason)))
+                .map(|s| format!("{} ({})", clean_line(&s.path), clean_line(&s.reason)))
                 .collect();
             parts.push(format!(
                 "{} skipped: {}",
@@ -146,9 +155,9 @@ impl TextEmitter {
             // Which execution provider really ran: a GPU runner that silently fell back shows here.
             parts.push(format!(
                 "model {} {} on {}",
-                clean(&report.model.name),
-                clean(&report.model.version),
-                clean(&report.model.provider)
+                clean_line(&report.model.name),
+                clean_line(&report.model.version),
+                clean_line(&report.model.provider)
             ));
         }
         parts.join("; ")
@@ -172,18 +181,24 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// Show control characters (other than tab and newline) escaped, so text from the diff cannot move
-/// the cursor, recolour the terminal or hide itself.
+/// Show control characters (other than tab and newline) and bidirectional controls escaped, so text
+/// from the diff cannot move the cursor, recolour the terminal, reorder what it shows or hide itself.
 fn clean(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\t' && c != '\n' {
+            if (c.is_control() && c != '\t' && c != '\n') || is_bidi_control(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+/// [`clean`] for text that must stay on one line (paths, titles, one code line): a newline in a path
+/// must not split a finding in two.
+fn clean_line(text: &str) -> String {
+    clean(text).replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -242,11 +257,10 @@ app/db.py:15-16: CWE-328 Weak hash for security [medium, 61%]
     }
 
     #[test]
-    fn findings_are_sorted_and_gutters_fit_the_widest_line_number() {
+    fn findings_come_in_the_reports_order_and_gutters_fit_the_widest_line_number() {
         let mut report = fixtures::report();
-        report.findings.reverse();
-        report.findings[0].start_line = 99;
-        report.findings[0].end_line = 100;
+        report.findings[1].start_line = 99;
+        report.findings[1].end_line = 100;
         let out = emit(&report, false);
         assert!(out.find("CWE-89").unwrap() < out.find("CWE-328").unwrap());
         assert!(out
@@ -264,5 +278,39 @@ app/db.py:15-16: CWE-328 Weak hash for security [medium, 61%]
         assert!(!out.contains('\x1b') && !out.contains('\x07'));
         assert!(out.contains("x = '\\u{1b}[2J'\t# tab kept"));
         assert!(out.starts_with("evil\\u{7}.py:12:"));
+    }
+
+    #[test]
+    fn a_newline_in_a_path_does_not_split_a_finding() {
+        let mut report = fixtures::report();
+        report.findings.truncate(1);
+        report.findings[0].path = "a\nb.py:1: CWE-0 fake [low, 1%]\nx.py".into();
+        let out = emit(&report, false);
+        assert!(
+            out.starts_with("a\\nb.py:1: CWE-0 fake [low, 1%]\\nx.py:12: CWE-89"),
+            "{out}"
+        );
+        assert_eq!(
+            out.lines().filter(|l| l.contains("CWE-")).count(),
+            1,
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn bidi_controls_are_escaped_and_named() {
+        let mut report = fixtures::report();
+        report.findings.truncate(1);
+        report.findings[0].code =
+            "if access_level != \"user\u{202e} \u{2066}// admin\u{2069}\u{2066}\":".into();
+        let out = emit(&report, false);
+        assert!(
+            !out.contains('\u{202e}') && !out.contains('\u{2066}'),
+            "{out}"
+        );
+        assert!(out.contains("\\u{202e}"), "{out}");
+        assert!(out.contains("bidirectional control characters"), "{out}");
+        let plain = emit(&fixtures::report(), false);
+        assert!(!plain.contains("bidirectional"), "no note without them");
     }
 }

@@ -52,7 +52,8 @@ pub fn step_summary(report: &Report, outcome: &PostOutcome) -> String {
     }
     md.push_str("| Severity | Weakness | Where | Confidence |\n|---|---|---|---|\n");
     let mut ordered: Vec<&Finding> = report.findings.iter().collect();
-    ordered.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    // `Finding`'s one ordering: most severe, then most confident, first
+    ordered.sort();
     for finding in ordered.iter().take(MAX_SUMMARY_ROWS) {
         let lines = if finding.end_line > finding.start_line {
             format!("{}-{}", finding.start_line, finding.end_line)
