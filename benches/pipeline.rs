@@ -1,36 +1,129 @@
-//! End-to-end speed and memory of the real binary, as a user's CI sees them.
+//! End-to-end speed and memory of the real binary next to Bandit, on real Python, in one run.
 //!
-//! `cargo bench --bench pipeline` builds (1) a synthetic pull request of 1,000 changed Python lines over
-//! 20 files in a real git repository and (2) a 20,000-line directory for `check`, runs the release
-//! binary on each a few times, and prints wall time, changed lines per second, cold start (ONNX Runtime
-//! plus model and tokenizer load, as reported by `hunkguard model`) and peak RSS of the child process.
+//! `cargo bench --bench pipeline` copies about 20,000 lines of this machine's Python standard library
+//! (found through `python3`, read at run time, never stored) into a temp dir for `check`, and builds a
+//! real git repository whose feature branch adds 50 real lines to each of 20 other standard-library
+//! files (1,000 changed lines) for `scan`. It runs the release binary and, when it is installed,
+//! Bandit on the same inputs (the whole tree; the 20 changed files), alternating, and prints medians
+//! of wall and CPU time with the ratios, cold start, peak RSS of each process, and the model's
+//! steady-state tokens/s next to the machine's int8 GEMM rate.
 //!
-//! Targets on 2 cores: PR <= 1.5 s end to end, cold start <= 150 ms, RSS <= 300 MB.
+//! The int8 GEMM rate is measured with ONNX Runtime itself: a one-node `MatMulInteger` graph built
+//! with ort's model editor at run time, at the shapes of the model's own projections, under the
+//! session settings the model gets (`model::runtime::cpu_session_builder`). That is the rate the model's
+//! kernels can reach on this machine, so `model tokens/s / ceiling` says how much is left to win.
+//!
+//! Bandit is looked up as `$HUNKGUARD_BANDIT`, then `bandit` on PATH, then `.venv/bin/bandit` in the
+//! checkout. Targets on 2 cores (issue 12): `check` <= 3x Bandit's wall time, the PR <= 0.8x Bandit on
+//! the changed files, cold start <= 150 ms, peak RSS <= 300 MB.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use hunkguard::catalogue::Catalogue;
+use hunkguard::hunks::Snippet;
+use hunkguard::model::{runtime, Device, Model, RuntimeOptions};
 
 const RUNS: usize = 3;
+const CHECK_LINES: usize = 20_000;
+const PR_FILES: usize = 20;
+const PR_LINES_PER_FILE: usize = 50;
 
-/// Realistic application code: handlers, queries, helpers; a few risky calls among many ordinary ones.
-fn python_block(file: usize, block: usize) -> String {
-    format!(
-        r#"
+/// Wall time, CPU time and peak RSS of one child process.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+    rss_mb: f64,
+}
 
-def handler_{file}_{block}(request, db, logger):
-    user_id = request.args.get("user_{block}", "")
-    items = db.execute("SELECT id, name FROM items WHERE owner = ?", (user_id,)).fetchall()
-    logger.info("loaded %d items for %s", len(items), user_id)
-    result = []
-    for item_id, name in items:
-        if name.startswith("tmp_"):
-            continue
-        result.append({{"id": item_id, "name": name.title()}})
-    total = sum(1 for _ in result)
-    return {{"items": result, "total": total, "page": {block}}}
-"#
-    )
+/// Run `cmd` to completion and measure it alone (wait4 gives this child's own rusage).
+fn measure(mut cmd: Command, what: &str) -> Run {
+    let started = Instant::now();
+    // reaped by the wait4 below, not by std's wait(): wait4 also gives this child's own rusage
+    #[allow(clippy::zombie_processes)]
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: waits for our own child and writes plain structs we own.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr()) };
+    let wall = started.elapsed().as_secs_f64();
+    assert!(pid > 0, "{what}: wait4 failed");
+    // SAFETY: initialised by the successful wait4 above.
+    let usage = unsafe { usage.assume_init() };
+    let code = libc::WEXITSTATUS(status);
+    assert!(
+        libc::WIFEXITED(status) && code <= 1,
+        "{what} failed with status {status:#x}"
+    );
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Run {
+        wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        rss_mb: usage.ru_maxrss as f64 / 1024.0,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Median wall, median CPU, largest RSS of `runs`.
+fn summary(runs: &[Run]) -> Run {
+    Run {
+        wall: median(runs.iter().map(|r| r.wall).collect()),
+        cpu: median(runs.iter().map(|r| r.cpu).collect()),
+        rss_mb: runs.iter().map(|r| r.rss_mb).fold(0.0, f64::max),
+    }
+}
+
+fn crate_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn stdlib_dir() -> PathBuf {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+        ])
+        .output()
+        .expect("python3 runs (the bench reads its standard library)");
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// Standard-library modules of 80-1,500 lines, sorted by path (tests and vendored trees left out).
+fn stdlib_files(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut stack = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !["test", "tests", "site-packages", "idlelib", "__pycache__"]
+                    .contains(&name.as_str())
+                {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".py") {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    if (80..=1500).contains(&text.lines().count()) {
+                        files.push((path, text));
+                    }
+                }
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -48,87 +141,63 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(status.success(), "git {args:?}");
 }
 
-/// 20 files x 50 added lines on a feature branch.
-fn synthetic_pr(root: &Path) -> usize {
+/// Copy files into `root` until it holds `CHECK_LINES` lines; returns (lines, files used).
+fn check_tree(root: &Path, files: &[(PathBuf, String)]) -> (usize, usize) {
+    let mut lines = 0;
+    let mut used = 0;
+    for (index, (path, text)) in files.iter().enumerate() {
+        if lines >= CHECK_LINES {
+            break;
+        }
+        let name = path.file_name().map_or_else(
+            || format!("m{index}.py"),
+            |n| format!("{index:03}_{}", n.to_string_lossy()),
+        );
+        std::fs::write(root.join(name), text).expect("write");
+        lines += text.lines().count();
+        used += 1;
+    }
+    (lines, used)
+}
+
+/// A repository whose feature branch adds `PR_LINES_PER_FILE` real lines to each of `PR_FILES`
+/// files (the middle block of each, removed on `main`); returns (changed lines, changed paths).
+fn pr_repo(root: &Path, files: &[(PathBuf, String)]) -> (usize, Vec<String>) {
     git(root, &["init", "-q", "-b", "main"]);
-    for file in 0..20 {
-        std::fs::write(root.join(format!("mod_{file}.py")), "import os\n").unwrap();
+    let chosen: Vec<&(PathBuf, String)> = files
+        .iter()
+        .filter(|(_, t)| t.lines().count() >= 3 * PR_LINES_PER_FILE)
+        .take(PR_FILES)
+        .collect();
+    let mut paths = Vec::new();
+    for (index, (_, text)) in chosen.iter().enumerate() {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len() / 3;
+        let mut base: Vec<&str> = lines[..start].to_vec();
+        base.extend_from_slice(&lines[start + PR_LINES_PER_FILE..]);
+        let path = format!("pkg_{index:02}.py");
+        std::fs::write(root.join(&path), base.join("\n") + "\n").expect("write");
+        paths.push(path);
     }
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "base"]);
     git(root, &["checkout", "-q", "-b", "feature"]);
-    let mut changed = 0;
-    for file in 0..20 {
-        let mut text = String::from("import os\n");
-        for block in 0..4 {
-            text.push_str(&python_block(file, block));
-        }
-        let lines: Vec<&str> = text.lines().collect();
-        let kept = lines[..51.min(lines.len())].join("\n") + "\n";
-        changed += kept.lines().count() - 1;
-        std::fs::write(root.join(format!("mod_{file}.py")), kept).unwrap();
+    for ((_, text), path) in chosen.iter().zip(&paths) {
+        std::fs::write(
+            root.join(path),
+            text.lines().collect::<Vec<_>>().join("\n") + "\n",
+        )
+        .expect("write");
     }
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "feature"]);
-    changed
+    (chosen.len() * PR_LINES_PER_FILE, paths)
 }
 
-/// A directory of 20,000 lines.
-fn synthetic_dir(root: &Path) -> usize {
-    let mut total = 0;
-    let mut file = 0;
-    while total < 20_000 {
-        let mut text = String::from("import os\n");
-        for block in 0..40 {
-            text.push_str(&python_block(file, block));
-        }
-        total += text.lines().count();
-        std::fs::write(root.join(format!("big_{file}.py")), text).unwrap();
-        file += 1;
-    }
-    total
-}
-
-struct Run {
-    wall_ms: f64,
-    max_rss_mb: f64,
-}
-
-/// Run the binary, returning wall time and the child's peak RSS.
-fn timed(mut cmd: Command) -> Run {
-    let started = Instant::now();
-    let status = cmd.status().expect("hunkguard runs");
-    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(
-        status.code().is_some_and(|c| c <= 1),
-        "hunkguard failed: {status:?}"
-    );
-    Run {
-        wall_ms,
-        max_rss_mb: peak_child_rss_mb(),
-    }
-}
-
-/// Peak RSS of the largest child so far (getrusage reports the maximum over waited-for children).
-fn peak_child_rss_mb() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a plain struct we own.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return f64::NAN;
-    }
-    // SAFETY: initialised by the successful call above.
-    let usage = unsafe { usage.assume_init() };
-    usage.ru_maxrss as f64 / 1024.0
-}
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hunkguard"))
-}
-
-fn command(cwd: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(binary());
+fn hunkguard(cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hunkguard"));
     cmd.args(args)
+        .args(["--format", "json", "--device", "cpu", "--fail-on", "never"])
         .current_dir(cwd)
         .env("CI", "1")
         .stdout(std::process::Stdio::null())
@@ -136,26 +205,206 @@ fn command(cwd: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+fn bandit_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("HUNKGUARD_BANDIT") {
+        return Some(PathBuf::from(path));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("bandit"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| Some(crate_root().join(".venv/bin/bandit")).filter(|p| p.is_file()))
+}
+
+fn bandit(bin: &Path, cwd: &Path, targets: &[String]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(["-q", "-f", "json", "-o", "/dev/null"])
+        .args(targets)
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// Int8 GEMM rate of ONNX Runtime on this machine in GOP/s (1 multiply-add = 2 ops), at the model's
+/// projection shapes with 16 windows of 256 tokens as the rows.
+fn int8_gemm_gops(options: &RuntimeOptions) -> Result<f64, String> {
+    use ort::editor::{Graph, Model as OnnxModel, Node, Opset, ONNX_DOMAIN};
+    use ort::memory::Allocator;
+    use ort::value::{Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
+    let rows = 16 * 256;
+    let mut ops = 0.0;
+    let mut time = Duration::ZERO;
+    for (k, n) in [(160usize, 480usize), (160, 160), (160, 384), (384, 160)] {
+        let e = |e: ort::Error| e.to_string();
+        let outlet = |name: &str, ty, dims: [i64; 2]| {
+            Outlet::new(
+                name,
+                ValueType::Tensor {
+                    ty,
+                    shape: Shape::new(dims),
+                    dimension_symbols: SymbolicDimensions::empty(2),
+                },
+            )
+        };
+        let mut graph = Graph::new().map_err(e)?;
+        graph
+            .set_inputs([outlet(
+                "a",
+                TensorElementType::Uint8,
+                [rows as i64, k as i64],
+            )])
+            .map_err(e)?;
+        graph
+            .set_outputs([outlet(
+                "y",
+                TensorElementType::Int32,
+                [rows as i64, n as i64],
+            )])
+            .map_err(e)?;
+        let mut weight =
+            Tensor::<i8>::new(&Allocator::default(), [k as i64, n as i64]).map_err(e)?;
+        for (i, w) in weight.extract_tensor_mut().1.iter_mut().enumerate() {
+            *w = (i % 251) as i8;
+        }
+        graph.add_initializer("b", weight, false).map_err(e)?;
+        graph
+            .add_node(
+                Node::new("MatMulInteger", ONNX_DOMAIN, "mm", ["a", "b"], ["y"], []).map_err(e)?,
+            )
+            .map_err(e)?;
+        let mut model = OnnxModel::new([Opset::new(ONNX_DOMAIN, 17).map_err(e)?]).map_err(e)?;
+        model.set_graph(graph).map_err(e)?;
+        let builder = runtime::cpu_session_builder(options).map_err(|e| e.to_string())?;
+        let mut session = model.into_session(&builder).map_err(e)?;
+        let input: Vec<u8> = (0..rows * k).map(|i| (i % 253) as u8).collect();
+        let mut run = || -> Result<Duration, String> {
+            let a = Tensor::from_array(([rows, k], input.clone().into_boxed_slice())).map_err(e)?;
+            let started = Instant::now();
+            session.run(ort::inputs!["a" => a]).map_err(e)?;
+            Ok(started.elapsed())
+        };
+        run()?; // warm-up: weight packing, allocations
+        let mut best = Duration::MAX;
+        for _ in 0..7 {
+            best = best.min(run()?);
+        }
+        ops += 2.0 * (rows * k * n) as f64;
+        time += best;
+    }
+    Ok(ops / time.as_secs_f64() / 1e9)
+}
+
+/// The model's int8 multiply-adds per token (MatMulInteger and ConvInteger weights), read from
+/// `model.onnx` with Python's `onnx` when a Python that has it is around.
+fn model_int8_macs_per_token(model: &Path) -> Option<f64> {
+    let script = "import onnx,sys\nm=onnx.load(sys.argv[1]);w={i.name:list(i.dims) for i in m.graph.initializer};t=0\nfor n in m.graph.node:\n  if n.op_type in('MatMulInteger','ConvInteger'):\n    d=w.get(n.input[1])\n    if d:\n      p=1\n      for x in d: p*=x\n      t+=p\nprint(t)";
+    let pythons = [
+        std::env::var_os("HUNKGUARD_PYTHON").map(PathBuf::from),
+        Some(crate_root().join(".venv/bin/python")),
+        Some(PathBuf::from("python3")),
+    ];
+    pythons.into_iter().flatten().find_map(|python| {
+        let output = Command::new(python)
+            .args(["-c", script])
+            .arg(model)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+    })
+}
+
+/// Full-model tokens/s at steady state (no gate), on whole files of the check tree.
+fn model_tokens_per_second(options: &RuntimeOptions, texts: &[&str]) -> Result<f64, String> {
+    let options = RuntimeOptions {
+        without_gate: true,
+        ..options.clone()
+    };
+    let mut model = Model::load(
+        &crate_root().join("models"),
+        &options,
+        &Catalogue::embedded(),
+    )
+    .map_err(|e| e.to_string())?;
+    let snippets: Vec<Snippet> = texts
+        .iter()
+        .enumerate()
+        .map(|(file, text)| {
+            let count = text.lines().count();
+            Snippet {
+                file,
+                text: text.to_string(),
+                line_numbers: (1..=count as u32).collect(),
+                changed: vec![true; count],
+            }
+        })
+        .collect();
+    model.score(&snippets[..1]).map_err(|e| e.to_string())?; // warm-up
+    model.stats = Default::default();
+    model.score(&snippets).map_err(|e| e.to_string())?;
+    Ok(model.stats.model_tokens as f64 / model.stats.model_time.as_secs_f64())
+}
+
+fn print_pair(what: &str, ours: Run, theirs: Option<Run>, target: &str) {
+    match theirs {
+        Some(b) => println!(
+            "  {what:<34} {:>7.2} s ({:>6.2} s CPU)   Bandit {:>6.2} s ({:>5.2} s CPU)   ratio {:>5.2} wall, {:>5.2} CPU   {target}",
+            ours.wall, ours.cpu, b.wall, b.cpu, ours.wall / b.wall, ours.cpu / b.cpu
+        ),
+        None => println!(
+            "  {what:<34} {:>7.2} s ({:>6.2} s CPU)   Bandit not installed",
+            ours.wall, ours.cpu
+        ),
+    }
 }
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: then measure once.
-    let runs = if std::env::args().any(|a| a == "--bench") {
-        RUNS
-    } else {
-        1
-    };
-    let pr = tempfile::tempdir().unwrap();
-    let changed = synthetic_pr(pr.path());
-    let dir = tempfile::tempdir().unwrap();
-    let dir_lines = synthetic_dir(dir.path());
+    let bench = std::env::args().any(|a| a == "--bench");
+    let runs = if bench { RUNS } else { 1 };
+    let files = stdlib_files(&stdlib_dir());
+    assert!(files.len() > 60, "too few standard-library files found");
+    let tree = tempfile::tempdir().expect("temp dir");
+    let (tree_lines, used) = check_tree(tree.path(), &files);
+    let pr = tempfile::tempdir().expect("temp dir");
+    let (changed, pr_paths) = pr_repo(pr.path(), &files[used..]);
+    let bandit_bin = bandit_path();
 
+    let check_args = ["check", "."];
+    let pr_args = ["scan", "--base", "main"];
+    let (mut check, mut check_bandit, mut scan, mut scan_bandit) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        check.push(measure(
+            hunkguard(tree.path(), &check_args),
+            "hunkguard check",
+        ));
+        scan.push(measure(hunkguard(pr.path(), &pr_args), "hunkguard scan"));
+        if let Some(bin) = &bandit_bin {
+            check_bandit.push(measure(
+                bandit(bin, tree.path(), &["-r".into(), ".".into()]),
+                "bandit -r",
+            ));
+            scan_bandit.push(measure(
+                bandit(bin, pr.path(), &pr_paths),
+                "bandit (PR files)",
+            ));
+        }
+    }
+    // The same check as before issue 12 (every window to the full model, overlap 128), once.
+    let before = bench.then(|| {
+        measure(
+            hunkguard(
+                tree.path(),
+                &["check", ".", "--no-cascade", "--overlap", "128"],
+            ),
+            "hunkguard check (before)",
+        )
+    });
     let cold: Vec<f64> = (0..runs)
         .map(|_| {
-            let output = Command::new(binary())
+            let output = Command::new(env!("CARGO_BIN_EXE_hunkguard"))
                 .args(["model", "--json", "--device", "cpu"])
                 .output()
                 .expect("model runs");
@@ -164,59 +413,119 @@ fn main() {
             json["load_ms"].as_f64().unwrap_or(f64::NAN)
         })
         .collect();
+    let cold_process = summary(
+        &(0..runs)
+            .map(|_| {
+                let mut cmd = Command::new(env!("CARGO_BIN_EXE_hunkguard"));
+                cmd.args(["model", "--json", "--device", "cpu"])
+                    .stdout(std::process::Stdio::null());
+                measure(cmd, "hunkguard model")
+            })
+            .collect::<Vec<_>>(),
+    );
+    let cold_bandit = bandit_bin.as_ref().map(|bin| {
+        summary(
+            &(0..runs)
+                .map(|_| {
+                    let mut cmd = Command::new(bin);
+                    cmd.arg("--version").stdout(std::process::Stdio::null());
+                    measure(cmd, "bandit --version")
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
 
-    let pr_runs: Vec<Run> = (0..runs)
-        .map(|_| {
-            timed(command(
-                pr.path(),
-                &[
-                    "scan", "--base", "main", "--format", "json", "--device", "cpu",
-                ],
-            ))
+    let options = RuntimeOptions {
+        device: Device::Cpu,
+        ..RuntimeOptions::default()
+    };
+    let texts: Vec<String> = std::fs::read_dir(tree.path())
+        .map(|d| {
+            let mut paths: Vec<PathBuf> = d.filter_map(Result::ok).map(|e| e.path()).collect();
+            paths.sort();
+            paths
         })
-        .collect();
-    let dir_runs: Vec<Run> = (0..runs)
-        .map(|_| {
-            timed(command(
-                dir.path(),
-                &["check", ".", "--format", "json", "--device", "cpu"],
-            ))
-        })
-        .collect();
-
-    let pr_ms = median(pr_runs.iter().map(|r| r.wall_ms).collect());
-    let dir_ms = median(dir_runs.iter().map(|r| r.wall_ms).collect());
-    let rss = pr_runs
+        .unwrap_or_default()
         .iter()
-        .chain(&dir_runs)
-        .map(|r| r.max_rss_mb)
+        .take(if bench { 12 } else { 2 })
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let tokens_per_second = model_tokens_per_second(&options, &text_refs);
+    let gemm = int8_gemm_gops(&options);
+    let macs = model_int8_macs_per_token(&crate_root().join("models/model.onnx"));
+
+    println!(
+        "hunkguard pipeline bench ({} cores, median of {runs}, real Python from {})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        stdlib_dir().display()
+    );
+    let check_sum = summary(&check);
+    let bandit_check = (!check_bandit.is_empty()).then(|| summary(&check_bandit));
+    print_pair(
+        &format!("check, {tree_lines} lines / {used} files"),
+        check_sum,
+        bandit_check,
+        "target <= 3x",
+    );
+    println!(
+        "    lines per second: {:.0}",
+        tree_lines as f64 / check_sum.wall
+    );
+    if let Some(before) = before {
+        print_pair(
+            "check before (no gate, overlap 128)",
+            before,
+            bandit_check,
+            "(issue 12 baseline)",
+        );
+    }
+    let scan_sum = summary(&scan);
+    print_pair(
+        &format!("PR, {changed} changed lines / {} files", pr_paths.len()),
+        scan_sum,
+        (!scan_bandit.is_empty()).then(|| summary(&scan_bandit)),
+        "target <= 0.8x",
+    );
+    println!(
+        "  cold start: model load {:.0} ms (target <= 150 ms); `hunkguard model` process {:.0} ms{}",
+        median(cold),
+        cold_process.wall * 1000.0,
+        cold_bandit.map_or(String::new(), |b| format!(
+            "; `bandit --version` {:.0} ms",
+            b.wall * 1000.0
+        ))
+    );
+    let rss = [check_sum, scan_sum, cold_process]
+        .iter()
+        .map(|r| r.rss_mb)
+        .fold(0.0, f64::max);
+    let rss_bandit = check_bandit
+        .iter()
+        .chain(&scan_bandit)
+        .map(|r| r.rss_mb)
         .fold(0.0, f64::max);
     println!(
-        "hunkguard pipeline bench ({} cores, median of {runs})",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "  peak RSS: hunkguard {rss:.0} MB (target <= 300 MB){}",
+        if rss_bandit > 0.0 {
+            format!("; Bandit {rss_bandit:.0} MB")
+        } else {
+            String::new()
+        }
     );
-    println!(
-        "  cold start (ORT + model + tokenizer load): {:>8.1} ms   target <= 150 ms",
-        median(cold)
-    );
-    println!(
-        "  PR scan, {changed} changed lines / 20 files: {:>8.1} ms   target <= 1500 ms",
-        pr_ms
-    );
-    println!(
-        "    changed lines per second:               {:>8.0}",
-        changed as f64 / (pr_ms / 1000.0)
-    );
-    println!(
-        "  check, {dir_lines}-line directory:        {:>8.1} ms",
-        dir_ms
-    );
-    println!(
-        "    lines per second:                       {:>8.0}",
-        dir_lines as f64 / (dir_ms / 1000.0)
-    );
-    println!(
-        "  peak RSS (largest run):                   {:>8.1} MB   target <= 300 MB",
-        rss
-    );
+    match (&tokens_per_second, &gemm) {
+        (Ok(tps), Ok(gops)) => {
+            print!("  full model: {tps:.0} tokens/s steady state; int8 GEMM (ORT MatMulInteger): {gops:.1} GOP/s");
+            match macs {
+                Some(macs) => println!(
+                    "; the model's {:.2} M int8 MAC/token at that rate: {:.0} tokens/s, so the model reaches {:.0} %",
+                    macs / 1e6,
+                    gops * 1e9 / (2.0 * macs),
+                    100.0 * tps * 2.0 * macs / (gops * 1e9)
+                ),
+                None => println!(" (no Python with `onnx` to count the model's int8 work)"),
+            }
+        }
+        (tps, gops) => println!("  model rate: {tps:?}; int8 GEMM: {gops:?}"),
+    }
 }

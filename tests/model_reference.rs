@@ -17,6 +17,7 @@ fn runtime() -> RuntimeOptions {
             .or_else(|| Some(common::crate_root().join(".ort"))),
         device: Device::Cpu,
         threads: Some(1),
+        ..RuntimeOptions::default()
     }
 }
 

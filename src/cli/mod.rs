@@ -109,6 +109,12 @@ pub struct ModelArgs {
     /// Inference threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Tokens shared by consecutive windows of a long snippet (default 32; more costs time).
+    #[arg(long, env = "HUNKGUARD_OVERLAP")]
+    pub overlap: Option<usize>,
+    /// Score every window with the full model, even when the model ships a gate (the cascade).
+    #[arg(long)]
+    pub no_cascade: bool,
 }
 
 impl ModelArgs {
@@ -118,6 +124,8 @@ impl ModelArgs {
             ort_lib: self.ort_lib.clone(),
             device: self.device,
             threads: self.threads,
+            overlap: self.overlap,
+            without_gate: self.no_cascade,
         }
     }
 

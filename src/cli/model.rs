@@ -39,6 +39,7 @@ pub fn run(command: &ModelCommand) -> Result<u8, CliError> {
                 "threshold": manifest.threshold(l),
             })).collect::<Vec<_>>(),
             "metrics": manifest.metrics,
+            "cascade": model.has_gate().then_some(&manifest.gate),
         });
         let text = serde_json::to_string_pretty(&value).map_err(CliError::runtime)?;
         write_stdout(format!("{text}\n").as_bytes())?;
@@ -54,6 +55,16 @@ pub fn run(command: &ModelCommand) -> Result<u8, CliError> {
         library.display()
     );
     let _ = writeln!(out, "loaded in  {} ms", model.load_time.as_millis());
+    if let (true, Some(gate)) = (model.has_gate(), &manifest.gate) {
+        let _ = writeln!(
+            out,
+            "cascade    {} clears windows below {:.4} (keeps {} of the model's firing validation windows, clears {})",
+            gate.file,
+            gate.threshold,
+            gate.kept_recall.map_or("?".into(), percent),
+            gate.cleared_share.map_or("?".into(), percent),
+        );
+    }
     let _ = writeln!(
         out,
         "window     {} tokens, quantized: {}",

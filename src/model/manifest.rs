@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ModelError;
 use crate::catalogue::Catalogue;
@@ -46,6 +46,27 @@ pub struct Manifest {
     /// Validation metrics, shown by `hunkguard model`.
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// The cascade's first stage, when the model ships one (absent: every window pays the full model).
+    #[serde(default)]
+    pub gate: Option<GateEntry>,
+}
+
+/// The manifest's `gate` entry, written by `training/hunkguard_train/cascade.py`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct GateEntry {
+    /// File name of the gate model, in the model folder.
+    pub file: String,
+    /// Windows whose gate probability is below this are cleared without the full model.
+    pub threshold: f32,
+    /// Share of the full model's firing validation windows the gate keeps at `threshold`.
+    #[serde(default)]
+    pub kept_recall: Option<f32>,
+    /// Share of validation windows the gate clears at `threshold`.
+    #[serde(default)]
+    pub cleared_share: Option<f32>,
+    /// Window overlap the validation windows were cut with (the runtime's default when trained).
+    #[serde(default)]
+    pub overlap: Option<usize>,
 }
 
 impl Manifest {
@@ -103,6 +124,23 @@ impl Manifest {
         }
         if !(8..=8192).contains(&self.max_length) {
             return Err(format!("max_length {} is out of range", self.max_length));
+        }
+        if let Some(gate) = &self.gate {
+            let plain = Path::new(&gate.file)
+                .file_name()
+                .is_some_and(|name| name == gate.file.as_str());
+            if !plain {
+                return Err(format!(
+                    "gate file {:?} must be a file name in the model folder",
+                    gate.file
+                ));
+            }
+            if !(0.0..=1.0).contains(&gate.threshold) {
+                return Err(format!(
+                    "gate threshold {} is not in [0, 1]",
+                    gate.threshold
+                ));
+            }
         }
         if self.stride >= self.max_length - 2 {
             return Err(format!(

@@ -28,14 +28,18 @@ pub enum Device {
     Cuda,
 }
 
-/// How to start the runtime.
+/// How to start the runtime and cut the input.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeOptions {
     /// Explicit path to `libonnxruntime.so` (else `ORT_DYLIB_PATH`, then well-known places).
     pub ort_lib: Option<PathBuf>,
     pub device: Device,
-    /// Intra-op threads; None lets ONNX Runtime choose (one per core).
+    /// Intra-op threads; None: one per core.
     pub threads: Option<usize>,
+    /// Tokens shared by consecutive windows of a long snippet; None: [`super::DEFAULT_OVERLAP`].
+    pub overlap: Option<usize>,
+    /// Score every window with the full model even when the manifest names a gate.
+    pub without_gate: bool,
 }
 
 /// The one ORT environment of the process and the library it came from.
@@ -185,29 +189,64 @@ pub fn build_session(
             Err(reason) => tracing::info!("CUDA unavailable ({reason}); using the CPU provider"),
         }
     }
-    let session = base_builder(&environment, options)
+    Ok((cpu_session(&environment, model_path, options)?, "CPU"))
+}
+
+/// Build a CPU session for a small model that is not worth a device transfer (the cascade's gate).
+pub fn build_cpu_session(
+    model_path: &Path,
+    options: &RuntimeOptions,
+) -> Result<Session, ModelError> {
+    let (environment, _) = environment(options)?;
+    cpu_session(&environment, model_path, options)
+}
+
+/// A session builder with the settings every CPU session gets (the bench measures the machine's int8
+/// GEMM rate under them).
+pub fn cpu_session_builder(
+    options: &RuntimeOptions,
+) -> Result<ort::session::builder::SessionBuilder, ModelError> {
+    let (environment, _) = environment(options)?;
+    base_builder(&environment, options).map_err(ModelError::RuntimeMissing)
+}
+
+fn cpu_session(
+    environment: &ort::environment::Environment,
+    model_path: &Path,
+    options: &RuntimeOptions,
+) -> Result<Session, ModelError> {
+    base_builder(environment, options)
         .and_then(|mut b| b.commit_from_file(model_path).map_err(|e| e.to_string()))
         .map_err(|message| ModelError::Load {
             path: model_path.to_path_buf(),
             message,
-        })?;
-    Ok((session, "CPU"))
+        })
 }
 
+/// The one place session settings are chosen; measured on 2 loaded cores (issue 12, see the README's
+/// speed table): all graph optimisations, sequential execution (one inter-op thread: the graph is a
+/// chain), memory pattern on (windows of one batch share a shape), intra-op threads = cores.
 fn base_builder(
     environment: &ort::environment::Environment,
     options: &RuntimeOptions,
 ) -> Result<ort::session::builder::SessionBuilder, String> {
-    let mut builder = Session::builder(environment)
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let text = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
+    Session::builder(environment)
         .map_err(|e| e.to_string())?
         .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| e.to_string())?;
-    if let Some(threads) = options.threads {
-        builder = builder
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(builder)
+        .map_err(text)?
+        .with_parallel_execution(false)
+        .map_err(text)?
+        .with_inter_threads(1)
+        .map_err(text)?
+        .with_intra_threads(threads)
+        .map_err(text)?
+        .with_memory_pattern(true)
+        .map_err(text)
 }
 
 fn cuda_session(

@@ -147,6 +147,15 @@ def model_card(m: dict, cat, refs: dict) -> str:
         a(f"fp32 vs int8: binary F1 {_f(q['fp32']['binary_labelled']['f1'])} vs {_f(q['int8']['binary_labelled']['f1'])}, "
           f"benign FPR {_f(q['fp32']['benign_fpr'], True)} vs {_f(q['int8']['benign_fpr'], True)}; max |ONNX - torch| "
           f"{q['onnx_vs_torch_max_abs_diff']['fp32']:.1e} (fp32), {q['onnx_vs_torch_max_abs_diff']['int8']:.1e} (int8).\n")
+    g = mt.get("cascade")
+    if g:
+        a("## Cascade\n")
+        a(f"A gate (`{g['file']}`, {g['size_bytes'] / 1e3:.0f} kB: the model's frozen token embedding, one convolution "
+          f"of width {g['config']['width']}, max-pool, one logit) reads every window first; below {g['threshold']:.4g} the "
+          f"window is not given to the model. Calibrated on {g['validation_windows']} held-out windows cut as the runtime "
+          f"cuts them (overlap {g['overlap']}), {g['validation_firing_windows']} of which the model fires on: it keeps "
+          f"**{100 * g['kept_recall']:.2f} %** of those (target {100 * g['target_recall']:.1f} %) and clears "
+          f"**{100 * g['cleared_share']:.1f} %** of all windows.\n")
     a("## Thresholds\n")
     a(f"Global threshold {sp['global_T']} (per fold: {sp['fold_T']}); shipped per-label thresholds range "
       f"{sp['shipped_min']:.3f}-{sp['shipped_max']:.3f}. Labels with fewer than 5 validation positives use the global "

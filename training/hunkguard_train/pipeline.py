@@ -35,7 +35,7 @@ PROFILES = {
     # a few hundred examples, a few steps: checks the whole file set end to end
     "smoke": dict(corpus_packages=["flask-mail", "flask-babel", "records", "flask-socketio", "python3-saml"],
                   corpus_neg_per_pos=3, corpus_max_neg_train=150, corpus_max_neg_val=60, corpus_max_pos_per_label=40,
-                  corpus_max_lookalike=30,
+                  corpus_max_lookalike=30, gate_train_codes=150, gate_val_codes=120, gate_epochs=2,
                   benign_max=400, benign_per_pkg=4, benign_files_per_pkg=2, synth_max=200, real_max=160,
                   vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=3,
                   variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
@@ -299,6 +299,13 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         "metrics": metrics,
         "onnx": {"opset": sig["opset"], "ir_version": sig["ir_version"], "size_bytes": size},
     }
+    # the cascade's gate, distilled from the final model under its final thresholds (src/model/gate.rs)
+    timer.start("gate")
+    gate = _train_gate(final, tok, manifest, train_ex, val_ex, seed, cfg)
+    manifest["gate"] = gate["manifest"]
+    metrics["cascade"] = gate["card"]
+    timer.stop()
+    metrics["timings_s"]["gate"] = timer.t.get("gate")
     (final / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
     refs = reference_scores(final / "model.onnx", tok)
     (final / "reference_scores.json").write_text(json.dumps(refs, indent=1) + "\n")
@@ -306,7 +313,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     (final / "MODEL_CARD.md").write_text(model_card(manifest, cat, refs))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for f in ("tokenizer.json", "manifest.json", "reference_scores.json", "MODEL_CARD.md", "model.onnx"):
+    for f in ("tokenizer.json", "manifest.json", "reference_scores.json", "MODEL_CARD.md", "model.onnx", "gate.onnx"):
         tmp = out_dir / f".{f}.tmp"
         shutil.copy(final / f, tmp)
         os.replace(tmp, out_dir / f)
@@ -314,6 +321,22 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     shutil.rmtree(stage, ignore_errors=True)
     log.info("wrote %s (model %.1f MB) in %.0fs: %s", out_dir, size / 1e6, time.time() - t_start, json.dumps(timer.t))
     return manifest
+
+
+def _train_gate(final: Path, tok, manifest: dict, train_ex, val_ex, seed: int, cfg: dict) -> dict:
+    """Train and calibrate the cascade's gate for the model in `final` on real code of both splits (the
+    distilled corpus, real fixes, benign code; no synthetic twins), cut as the runtime cuts it."""
+    from .cascade import train_gate
+
+    real = ("corpus", "benign", "realfix", "advisory", "codeql", "bandit")
+    rng = random.Random(f"{seed}:gate")
+    train = [e.code for e in train_ex if e.origin in real]
+    val = [e.code for e in val_ex if e.origin in real]
+    train = rng.sample(train, min(len(train), cfg.get("gate_train_codes", 6000)))
+    val = rng.sample(val, min(len(val), cfg.get("gate_val_codes", 3000)))
+    return train_gate(final / "model.onnx", tok, train, val, final, seed,
+                      [manifest["thresholds"][label] for label in manifest["labels"]], max_length=MAX_LENGTH,
+                      overlap=cfg.get("gate_overlap", 32), epochs=cfg.get("gate_epochs", 8))
 
 
 def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val_benign, chunks, corpus_files, rows,
