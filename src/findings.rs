@@ -746,6 +746,47 @@ mod tests {
     }
 
     #[test]
+    fn a_change_that_reaches_an_unchanged_sink_is_reported_on_the_change_and_names_the_sink() {
+        // only line 2 (the source) changed; the scope's top line is the unchanged sink on line 3
+        let (mut file, reread) = with_base(0.2, [0.1, 0.95, 0.99, 0.2]);
+        file.added_lines = [2].into_iter().collect();
+        let labels = vec!["CWE-89".to_string()];
+        let info = ScoreInfo {
+            labels: &labels,
+            thresholds: vec![0.5],
+            line_threshold: 0.9,
+        };
+        let snippet = Snippet {
+            file: 0,
+            text: CONTENT.trim_end().into(),
+            line_numbers: vec![1, 2, 3, 4],
+            changed: vec![false, true, false, false],
+        };
+        let result: Result<_, ()> = locate(
+            &[file],
+            &[snippet],
+            &[one_label(&[0.1, 0.95, 0.99, 0.2], &[0.9; 4])],
+            &info,
+            &Catalogue::embedded(),
+            &Config::default(),
+            |reads| Ok(reads.iter().map(&reread).collect()),
+        );
+        let found = result.unwrap();
+        assert_eq!(
+            lines_of(&found),
+            vec![(2, 2)],
+            "never on the unchanged sink"
+        );
+        assert!(
+            found[0]
+                .explanation
+                .starts_with("This change reaches the unchanged line 3 (`db.execute(sql)`)"),
+            "{}",
+            found[0].explanation
+        );
+    }
+
+    #[test]
     fn each_scope_and_base_range_is_read_once() {
         let (file, reread) = with_base(0.2, [0.1, 0.95, 0.2, 0.95]);
         let calls = std::cell::RefCell::new(Vec::new());

@@ -78,47 +78,40 @@ fn the_unchanged_injection_is_never_blamed_on_a_neighbouring_change() {
     );
 }
 
-/// The model reads a sink's shape, not where its data comes from: string-built SQL or a `shell=True`
-/// command fires with a constant as much as with request data, so for those the base already fires and
-/// a new source above them is not the change's (they were reported when the sink came in). An
-/// outbound request is the case it does read by its source: a fixed URL is quiet, a URL from the
-/// request is SSRF. That is the case this rule is tested on.
+/// The change is the line that feeds the sink: a constant query becomes one built from the caller's
+/// `name`, above an `execute(query)` that does not change. The model reads a sink by its shape as much
+/// as by its source (an outbound request or `shell=True` fires with a constant too), so the case is
+/// one where the base is quiet: a constant query is not an injection. That the message names the
+/// unchanged sink when the scope's evidence sits on it is a unit test in `src/findings.rs`.
 #[test]
 fn a_new_taint_source_above_an_unchanged_sink_is_reported_on_the_changed_line() {
-    let base = r#"import requests
-from flask import request
+    let base = r#"import sqlite3
 
 
-@app.route("/status")
-def status():
-    url = "https://status.example.com/api"
-    resp = requests.get(url, timeout=5)
-    return resp.text
+def count_users(conn, name):
+    query = "SELECT COUNT(*) FROM users"
+    rows = conn.execute(query).fetchall()
+    return rows[0][0]
 "#;
     let head = base.replace(
-        "    url = \"https://status.example.com/api\"\n",
-        "    url = request.args.get(\"url\")\n",
+        "    query = \"SELECT COUNT(*) FROM users\"\n",
+        "    query = \"SELECT COUNT(*) FROM users WHERE name = '\" + name + \"'\"\n",
     );
     assert_ne!(head, base);
     let repo = change(base, &head);
     let (found, run) = findings(&repo);
     let on_source: Vec<_> = found
         .iter()
-        .filter(|(line, cwe, _)| *line == 7 && cwe == "CWE-918")
+        .filter(|(line, cwe, _)| *line == 5 && cwe == "CWE-89")
         .collect();
     assert_eq!(
         on_source.len(),
         1,
-        "the new source (line 7) is the finding\n{run}"
+        "the new source (line 5) is the finding\n{run}"
     );
     assert!(
-        found.iter().all(|(line, _, _)| *line == 7),
-        "only the changed line carries findings\n{run}"
-    );
-    let explanation = &on_source[0].2;
-    assert!(
-        explanation.contains("unchanged line 8"),
-        "the message names the unchanged sink: {explanation}\n{run}"
+        found.iter().all(|(line, _, _)| *line == 5),
+        "only the changed line carries findings, never the unchanged execute\n{run}"
     );
 }
 

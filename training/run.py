@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     ap.add_argument("--recalibrate", type=Path, default=None, metavar="DIR",
                     help="train nothing: score the model in DIR (written by this pipeline with the same profile and "
                          "seed) on the validation split, calibrate its thresholds and evaluate it anew")
+    ap.add_argument("--no-gate", action="store_true",
+                    help="write no cascade gate (gate.onnx): every window is scored by the full model")
     ap.add_argument("--pretrain", action="store_true",
                     help="only download the corpus and masked-LM pretrain the encoder into training/pretrained/")
     ap.add_argument("--corpus-manifest", action="store_true",
@@ -48,7 +50,8 @@ def main(argv=None) -> int:
         return 0
     from hunkguard_train.pipeline import run
 
-    run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate)
+    run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate,
+        overrides={"gate": False} if args.no_gate else None)
     return 0
 
 

@@ -215,7 +215,12 @@ fn cpu_session(
     model_path: &Path,
     options: &RuntimeOptions,
 ) -> Result<Session, ModelError> {
+    // No CPU memory arena: behind the cascade the model gets batches of every width, and the arena
+    // kept what each new width took (measured on a 40k-line `check`: peak RSS 430 MB with it, 298 MB
+    // without, same wall time).
+    let cpu = ort::ep::CPU::default().with_arena_allocator(false).build();
     base_builder(environment, options)
+        .and_then(|b| b.with_execution_providers([cpu]).map_err(|e| e.to_string()))
         .and_then(|mut b| b.commit_from_file(model_path).map_err(|e| e.to_string()))
         .map_err(|message| ModelError::Load {
             path: model_path.to_path_buf(),

@@ -27,7 +27,7 @@ from .train import finetune, make_items, make_pair_items
 
 log = logging.getLogger("hunkguard_train")
 
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 MAX_LENGTH = 256
 STRIDE = 128
 
@@ -300,12 +300,13 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         "onnx": {"opset": sig["opset"], "ir_version": sig["ir_version"], "size_bytes": size},
     }
     # the cascade's gate, distilled from the final model under its final thresholds (src/model/gate.rs)
-    timer.start("gate")
-    gate = _train_gate(final, tok, manifest, train_ex, val_ex, seed, cfg)
-    manifest["gate"] = gate["manifest"]
-    metrics["cascade"] = gate["card"]
-    timer.stop()
-    metrics["timings_s"]["gate"] = timer.t.get("gate")
+    if cfg.get("gate", True):
+        timer.start("gate")
+        gate = _train_gate(final, tok, manifest, train_ex, val_ex, seed, cfg)
+        manifest["gate"] = gate["manifest"]
+        metrics["cascade"] = gate["card"]
+        timer.stop()
+        metrics["timings_s"]["gate"] = timer.t.get("gate")
     (final / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
     refs = reference_scores(final / "model.onnx", tok)
     (final / "reference_scores.json").write_text(json.dumps(refs, indent=1) + "\n")
@@ -313,7 +314,12 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     (final / "MODEL_CARD.md").write_text(model_card(manifest, cat, refs))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for f in ("tokenizer.json", "manifest.json", "reference_scores.json", "MODEL_CARD.md", "model.onnx", "gate.onnx"):
+    written = ["tokenizer.json", "manifest.json", "reference_scores.json", "MODEL_CARD.md", "model.onnx"]
+    if "gate" in manifest:
+        written.append("gate.onnx")
+    elif (out_dir / "gate.onnx").exists():
+        (out_dir / "gate.onnx").unlink()  # a gate calibrated for another model must not stay beside this one
+    for f in written:
         tmp = out_dir / f".{f}.tmp"
         shutil.copy(final / f, tmp)
         os.replace(tmp, out_dir / f)
