@@ -82,6 +82,7 @@ fn the_release_archive_installs_without_cargo_and_runs_with_nothing_else() {
         "models/model.onnx",
         "models/tokenizer.json",
         "models/manifest.json",
+        "models/gate.onnx",
         "models/cwe_catalogue.yml",
         "scripts/gitlab-ci.sh",
         "scripts/setup-ort.sh",
