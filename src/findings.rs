@@ -570,6 +570,25 @@ mod tests {
         }
     }
 
+    /// Scoring info for CWE-89 only: threshold 0.5, line threshold 0.9.
+    fn cwe89(labels: &[String]) -> ScoreInfo<'_> {
+        ScoreInfo {
+            labels,
+            thresholds: vec![0.5],
+            line_threshold: 0.9,
+        }
+    }
+
+    /// The hunk snippet over all of `CONTENT`, with these lines marked changed.
+    fn hunk(changed: [bool; 4]) -> Snippet {
+        Snippet {
+            file: 0,
+            text: CONTENT.trim_end().into(),
+            line_numbers: vec![1, 2, 3, 4],
+            changed: changed.to_vec(),
+        }
+    }
+
     fn one_label(token: &[f32], window: &[f32]) -> SnippetScores {
         SnippetScores {
             token: token.iter().map(|t| vec![*t]).collect(),
@@ -586,18 +605,9 @@ mod tests {
         config: &Config,
         reread: impl Fn(&Snippet) -> SnippetScores,
     ) -> Vec<Finding> {
-        let snippet = Snippet {
-            file: 0,
-            text: CONTENT.trim_end().into(),
-            line_numbers: vec![1, 2, 3, 4],
-            changed: vec![false, true, true, true],
-        };
+        let snippet = hunk([false, true, true, true]);
         let labels = vec!["CWE-89".to_string()];
-        let info = ScoreInfo {
-            labels: &labels,
-            thresholds: vec![0.5],
-            line_threshold: 0.9,
-        };
+        let info = cwe89(&labels);
         let result: Result<_, ()> = locate(
             &[file],
             &[snippet],
@@ -751,17 +761,8 @@ mod tests {
         let (mut file, reread) = with_base(0.2, [0.1, 0.95, 0.99, 0.2]);
         file.added_lines = [2].into_iter().collect();
         let labels = vec!["CWE-89".to_string()];
-        let info = ScoreInfo {
-            labels: &labels,
-            thresholds: vec![0.5],
-            line_threshold: 0.9,
-        };
-        let snippet = Snippet {
-            file: 0,
-            text: CONTENT.trim_end().into(),
-            line_numbers: vec![1, 2, 3, 4],
-            changed: vec![false, true, false, false],
-        };
+        let info = cwe89(&labels);
+        let snippet = hunk([false, true, false, false]);
         let result: Result<_, ()> = locate(
             &[file],
             &[snippet],
@@ -791,17 +792,8 @@ mod tests {
         let (file, reread) = with_base(0.2, [0.1, 0.95, 0.2, 0.95]);
         let calls = std::cell::RefCell::new(Vec::new());
         let labels = vec!["CWE-89".to_string()];
-        let info = ScoreInfo {
-            labels: &labels,
-            thresholds: vec![0.5],
-            line_threshold: 0.9,
-        };
-        let snippet = Snippet {
-            file: 0,
-            text: CONTENT.trim_end().into(),
-            line_numbers: vec![1, 2, 3, 4],
-            changed: vec![false, true, true, true],
-        };
+        let info = cwe89(&labels);
+        let snippet = hunk([false, true, true, true]);
         // two snippets over the same lines: their candidates merge (lines 2 and 4), and both
         // scopes are the whole function: one base read
         let scores = one_label(&[0.1, 0.95, 0.2, 0.95], &[0.9; 4]);
@@ -830,17 +822,8 @@ mod tests {
     fn overlapping_findings_of_one_cwe_merge_and_max_findings_cuts_last() {
         let file = changed_file(None);
         let labels = vec!["CWE-89".to_string()];
-        let info = ScoreInfo {
-            labels: &labels,
-            thresholds: vec![0.5],
-            line_threshold: 0.9,
-        };
-        let snippet = Snippet {
-            file: 0,
-            text: CONTENT.trim_end().into(),
-            line_numbers: vec![1, 2, 3, 4],
-            changed: vec![false, true, true, true],
-        };
+        let info = cwe89(&labels);
+        let snippet = hunk([false, true, true, true]);
         let view = Snippet {
             file: 0,
             text: String::new(),
