@@ -8,7 +8,8 @@
 //! (code is fenced above it, other text is escaped), so a flagged line that contains marker text is
 //! just code, never our metadata.
 
-use crate::findings::Finding;
+use crate::finding::Finding;
+use crate::report::percent;
 
 /// The marker that says "this is hunkguard's summary", so the summary is updated rather than re-posted.
 pub const SUMMARY_MARKER: &str = "<!-- hunkguard:summary -->";
@@ -222,29 +223,21 @@ pub fn fenced(code: &str, info: &str) -> String {
     format!("{fence}{info}\n{}\n{fence}", code.trim_end_matches('\n'))
 }
 
-/// Percent with no decimals, for humans.
-pub fn percent(confidence: f32) -> String {
-    format!("{:.0}%", (confidence * 100.0).clamp(0.0, 100.0))
-}
-
 /// The body of an inline comment for one finding, placed on `line`, written by `run`.
 pub fn finding_body(finding: &Finding, key: &Key, line: u32, run: &str) -> String {
-    let number: String = finding
-        .cwe
-        .strip_prefix("CWE-")
-        .unwrap_or(&finding.cwe)
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    // the CWE links to its MITRE page only when the id is a plain CWE number
+    let cwe = match crate::catalogue::cwe_url(&finding.cwe) {
+        Some(url) => format!("[{}]({url})", escape_text(&finding.cwe)),
+        None => escape_text(&finding.cwe),
+    };
     format!(
-        "**[{cwe}](https://cwe.mitre.org/data/definitions/{number}.html): {title}** \
+        "**{cwe}: {title}** \
          · severity **{severity}** · confidence {confidence}\n\n\
          {explanation}\n\n\
          **How to fix:** {advice}\n\n\
          <details><summary>Flagged code</summary>\n\n{code}\n\n</details>\n\n\
          <sub>hunkguard {version} · a local model reviewed this change; reply if it is wrong.</sub>\n\
          {marker}\n{run}",
-        cwe = escape_text(&finding.cwe),
         title = escape_text(&finding.title),
         severity = finding.severity,
         confidence = percent(finding.confidence),

@@ -68,7 +68,7 @@ pub fn step_summary(report: &Report, outcome: &PostOutcome) -> String {
             // GFM splits table cells at `|` even inside a code span, unless it is escaped.
             comment::code_span(&finding.path).replace('|', "\\|"),
             lines,
-            comment::percent(finding.confidence),
+            crate::report::percent(finding.confidence),
         ));
     }
     if ordered.len() > MAX_SUMMARY_ROWS {
