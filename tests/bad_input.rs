@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{describe, hunkguard, json_stdout, Repo};
+use common::{describe, hunkguard, json_stdout, run_json, Repo};
 
 const VULNERABLE: &str = "import os\nfrom flask import request\n\n\ndef ping():\n    host = request.args.get(\"host\", \"\")\n    os.system(\"ping -c 1 \" + host)\n    return \"sent\"\n";
 
@@ -90,19 +90,7 @@ fn check_skips_a_file_over_the_size_cap() {
     let line = "VALUE = 'x' * 80\n";
     let big = line.repeat((2 * 1024 * 1024) / line.len() + 10);
     std::fs::write(dir.path().join("generated.py"), big).unwrap();
-    let output = hunkguard(dir.path())
-        .args([
-            "check",
-            "generated.py",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    let json = json_stdout(&output);
+    let (output, json) = run_json(dir.path(), &["check", "generated.py"]);
     let reason = json["skipped"][0]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("larger than 2 MiB"),

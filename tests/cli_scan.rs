@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_valid, describe, hunkguard, json_stdout, Repo};
+use common::{assert_valid, describe, hunkguard, json_stdout, run_json, Repo};
 
 const BASE_DB: &str = "import sqlite3\n\n\ndef legacy(conn, name):\n    return conn.execute(\"SELECT * FROM users WHERE name = '\" + name + \"'\").fetchall()\n";
 
@@ -33,22 +33,7 @@ fn vulnerable_branch() -> Repo {
 }
 
 fn scan_json(repo: &Repo, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
-    let output = hunkguard(repo.path())
-        .args([
-            "scan",
-            "--base",
-            "main",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    let json = json_stdout(&output);
-    (output, json)
+    run_json(repo.path(), &[&["scan", "--base", "main"], extra].concat())
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{describe, hunkguard, json_stdout, Repo};
+use common::{describe, run_json, Repo};
 
 /// An unchanged SQL injection on the base branch (line 6 builds the query, line 7 runs it).
 const INJECTION: &str = r#"import sqlite3
@@ -27,20 +27,7 @@ fn change(base: &str, head: &str) -> Repo {
 
 /// The findings of `scan --base main` as (start line, CWE, explanation), with the run for messages.
 fn findings(repo: &Repo) -> (Vec<(u64, String, String)>, String) {
-    let output = hunkguard(repo.path())
-        .args([
-            "scan",
-            "--base",
-            "main",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    let json = json_stdout(&output);
+    let (output, json) = run_json(repo.path(), &["scan", "--base", "main"]);
     let found = json["findings"]
         .as_array()
         .unwrap()

@@ -9,7 +9,6 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{describe, hunkguard, json_stdout};
 use hunkguard::catalogue::Catalogue;
 use hunkguard::hunks::Snippet;
 use hunkguard::model::{Device, Manifest, Model, RuntimeOptions};
@@ -74,24 +73,8 @@ fn reference_cases() -> Vec<(String, String)> {
 
 /// (path, cwe, start line) of every finding of `check` over `dir`.
 fn findings(dir: &Path, extra: &[&str]) -> BTreeSet<(String, String, u64)> {
-    let output = hunkguard(dir)
-        .args(["check", ".", "--format", "json", "--fail-on", "never"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    json_stdout(&output)["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().unwrap().to_string(),
-                f["cwe"].as_str().unwrap().to_string(),
-                f["start_line"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    let (_, report) = common::run_json(dir, &[&["check", "."], extra].concat());
+    common::finding_places(&report)
 }
 
 #[test]

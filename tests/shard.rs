@@ -66,18 +66,7 @@ fn coverage(report: &serde_json::Value) -> Coverage {
     Coverage {
         files: strings("files", "path"),
         skipped: strings("skipped", "path"),
-        findings: report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                (
-                    f["path"].as_str().unwrap().to_string(),
-                    f["cwe"].as_str().unwrap().to_string(),
-                    f["start_line"].as_u64().unwrap(),
-                )
-            })
-            .collect(),
+        findings: common::finding_places(report),
     }
 }
 

@@ -118,6 +118,39 @@ pub fn json_stdout(output: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", describe(output)))
 }
 
+/// Run `hunkguard <args> --format json --fail-on never` in `cwd`, which must exit 0: the run (for
+/// messages) and its JSON report.
+#[allow(dead_code)] // not every test binary that includes `common` runs the CLI this way
+pub fn run_json(cwd: &Path, args: &[&str]) -> (Output, serde_json::Value) {
+    let output = hunkguard(cwd)
+        .args(args)
+        .args(["--format", "json", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let json = json_stdout(&output);
+    (output, json)
+}
+
+/// Where the findings of a JSON report are: (path, CWE, start line), in a set.
+#[allow(dead_code)] // not every test binary that includes `common` reads findings this way
+pub fn finding_places(
+    report: &serde_json::Value,
+) -> std::collections::BTreeSet<(String, String, u64)> {
+    report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings in {report}"))
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["cwe"].as_str().unwrap().to_string(),
+                f["start_line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Validate `instance` against a schema in ../shared/schemas.
 pub fn assert_valid(schema_file: &str, instance: &serde_json::Value) {
     let path = crate_root().join("../shared/schemas").join(schema_file);
