@@ -177,8 +177,10 @@ def bandit_fix_pairs(preds: list[set], exs: list[Example]) -> dict:
 def quiet(predict, tok, files: list[tuple[str, str]], th: np.ndarray, labels: list[str], line_th: float,
           workdir: Path, max_length: int, stride: int, top_k: int = 20) -> dict:
     """Ordinary application files of held-out packages. The model reads each top-level definition on its own
-    (as `check` does with a file's definitions); a finding is one (chunk, label). Bandit reads the files whole."""
+    (as `check` does with a file's definitions), without its comments and docstrings (`strip_lines`, the
+    runtime's rule); a finding is one (chunk, label), on its line in the file. Bandit reads the files whole."""
     from .distil import file_chunks
+    from .pycode import strip_lines
 
     chunks, owners = [], []
     n_lines = 0
@@ -186,15 +188,18 @@ def quiet(predict, tok, files: list[tuple[str, str]], th: np.ndarray, labels: li
         n_lines += text.count("\n") + 1
         lines = text.split("\n")
         for a, b in file_chunks(text, min_lines=1):
-            chunks.append("\n".join(lines[a - 1:b]))
-            owners.append((fi, a))
+            stripped = strip_lines(lines[a - 1:b])
+            kept = [i for i, t in enumerate(stripped) if t is not None]
+            if kept:
+                chunks.append("\n".join(stripped[i] for i in kept))
+                owners.append((fi, a, kept))
     res = score_codes(predict, tok, chunks, max_length, stride)
     found = []
-    for r, code, (fi, a) in zip(res, chunks, owners):
+    for r, (fi, a, kept) in zip(res, owners):
         for lab, fl, sc in findings_of(r, th, labels, line_th):
-            ln = fl[0]
-            found.append({"file": files[fi][0], "line": a + ln, "label": lab, "score": round(sc, 4),
-                          "code": code.split("\n")[ln].strip()[:160]})
+            ln = a + kept[fl[0]]  # 1-based line in the file
+            found.append({"file": files[fi][0], "line": ln, "label": lab, "score": round(sc, 4),
+                          "code": files[fi][1].split("\n")[ln - 1].strip()[:160]})
     bandit, errors = bandit_findings_on_codes([t for _, t in files], workdir)
     nb = sum(len(b) for b in bandit)
     found.sort(key=lambda f: -f["score"])
