@@ -223,6 +223,23 @@ pub fn fenced(code: &str, info: &str) -> String {
     format!("{fence}{info}\n{}\n{fence}", code.trim_end_matches('\n'))
 }
 
+/// Whether an HTML fragment of a rendered body is one hunkguard writes itself: the `<details>` and
+/// `<sub>` tags of its templates and its marker comments. Any other HTML in a body came from the
+/// repository and was not escaped.
+pub fn is_own_html(html: &str) -> bool {
+    let html = html.trim();
+    [
+        "<details><summary>Flagged code</summary>",
+        "<sub>",
+        "</sub>",
+        "</details>",
+    ]
+    .contains(&html)
+        || html
+            .lines()
+            .all(|l| l.starts_with("<!-- hunkguard:") && l.ends_with(" -->"))
+}
+
 /// The body of an inline comment for one finding, placed on `line`, written by `run`.
 pub fn finding_body(finding: &Finding, key: &Key, line: u32, run: &str) -> String {
     // the CWE links to its MITRE page only when the id is a plain CWE number
@@ -450,21 +467,6 @@ mod tests {
         assert!(trailer(&a).summary);
     }
 
-    /// The HTML our own bodies contain; anything else came from the input.
-    fn our_html(html: &str) -> bool {
-        let html = html.trim();
-        [
-            "<details><summary>Flagged code</summary>",
-            "<sub>",
-            "</sub>",
-            "</details>",
-        ]
-        .contains(&html)
-            || html
-                .lines()
-                .all(|l| l.starts_with("<!-- hunkguard:") && l.ends_with(" -->"))
-    }
-
     /// Render `body` with a CommonMark parser and check that nothing from the input became markup.
     fn assert_inert(body: &str, code: &str) {
         use pulldown_cmark::{Event, Options, Parser, Tag};
@@ -474,7 +476,7 @@ mod tests {
         for event in Parser::new_ext(body, Options::all()) {
             match event {
                 Event::Html(h) | Event::InlineHtml(h) => {
-                    assert!(our_html(&h), "live HTML {h:?} in\n{body}")
+                    assert!(is_own_html(&h), "live HTML {h:?} in\n{body}")
                 }
                 Event::Start(Tag::Link { dest_url, .. }) => assert!(
                     dest_url.starts_with("https://cwe.mitre.org/"),
