@@ -3,15 +3,17 @@
 //! and then fail, rate limits, hanging connections, malformed answers, refusals, hostile file names,
 //! other people's comments, moved lines and identical flaws.
 
+mod common;
 mod forge_fakes;
 
 use std::time::{Duration, Instant};
 
+use common::finding;
 use forge_fakes::github::{FakeGithub, BASE, HEAD};
 use forge_fakes::gitlab::FakeGitlab;
 use forge_fakes::{FakeForge, Fault, Op};
 use hunkguard::diff::HunkSpan;
-use hunkguard::findings::{fingerprint, Finding, Severity};
+use hunkguard::findings::Finding;
 use hunkguard::forge::comment::{self, Key};
 use hunkguard::report::{Report, ReviewedFile, JSON_SCHEMA_VERSION};
 use pulldown_cmark::{Event, Parser, Tag};
@@ -20,23 +22,6 @@ use serde_json::json;
 const DB: &str = "app/db.py";
 const SHORT: Duration = Duration::from_millis(500);
 const LONG: Duration = Duration::from_secs(20);
-
-fn finding(path: &str, line: u32, cwe: &str, code: &str) -> Finding {
-    Finding {
-        path: path.into(),
-        start_line: line,
-        end_line: line,
-        cwe: cwe.into(),
-        title: format!("{cwe} title"),
-        confidence: 0.9,
-        severity: Severity::High,
-        security_severity: 8.0,
-        explanation: "Untrusted data reaches a sink.".into(),
-        advice: "Do not do that.".into(),
-        code: code.into(),
-        fingerprint: fingerprint(cwe, path, code),
-    }
-}
 
 fn report(files: &[(&str, u32, u32)], findings: Vec<Finding>) -> Report {
     Report {
@@ -193,7 +178,7 @@ async fn retry_after_is_honoured_up_to_the_deadline_not_past_it<F: FakeForge>() 
     );
     assert_eq!(outcome.posted, 2, "{}", F::NAME);
 
-    let fake: F = fake_fresh().await;
+    let fake: F = self::fake().await;
     fake.fault(Op::CreateInline, limited("3600"));
     let started = Instant::now();
     let error = fake
@@ -208,10 +193,6 @@ async fn retry_after_is_honoured_up_to_the_deadline_not_past_it<F: FakeForge>() 
     );
     assert!(error.contains("deadline"), "{}: {error}", F::NAME);
     assert!(fake.ours().is_empty(), "{}", F::NAME);
-}
-
-async fn fake_fresh<F: FakeForge>() -> F {
-    fake().await
 }
 
 async fn a_secondary_rate_limit_is_backed_off<F: FakeForge>() {
@@ -249,7 +230,7 @@ async fn a_hanging_connection_is_a_timeout_and_the_deadline_holds<F: FakeForge>(
         started.elapsed()
     );
 
-    let fake: F = fake_fresh().await;
+    let fake: F = self::fake().await;
     for _ in 0..10 {
         fake.fault(Op::List, Fault::Hang(Duration::from_secs(30)));
     }
@@ -355,21 +336,6 @@ async fn another_users_comment_with_our_marker_is_not_ours<F: FakeForge>() {
     );
 }
 
-/// The kinds of HTML our own bodies contain; anything else came from the input.
-fn our_html(html: &str) -> bool {
-    let html = html.trim();
-    [
-        "<details><summary>Flagged code</summary>",
-        "<sub>",
-        "</sub>",
-        "</details>",
-    ]
-    .contains(&html)
-        || html
-            .lines()
-            .all(|l| l.starts_with("<!-- hunkguard:") && l.ends_with(" -->"))
-}
-
 async fn a_hostile_file_name_renders_as_text<F: FakeForge>() {
     let path = "app/x\n<img src=x onerror=alert(1)>`](http://evil.example) @octocat\r\n# h.py";
     let fake = F::start(&[(path, (1..=5).collect())]).await;
@@ -391,7 +357,11 @@ async fn a_hostile_file_name_renders_as_text<F: FakeForge>() {
         for event in Parser::new(&body) {
             match event {
                 Event::Html(h) | Event::InlineHtml(h) => {
-                    assert!(our_html(&h), "{}: live HTML {h:?} in\n{body}", F::NAME)
+                    assert!(
+                        comment::is_own_html(&h),
+                        "{}: live HTML {h:?} in\n{body}",
+                        F::NAME
+                    )
                 }
                 Event::Start(Tag::Link { dest_url, .. }) => assert!(
                     dest_url.starts_with("https://cwe.mitre.org/"),

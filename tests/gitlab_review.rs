@@ -5,12 +5,14 @@
 //! with GitLab's "line_code can't be blank". Scripted failures (429 with `Retry-After`, 5xx, slow
 //! answers, 401/403) are mounted in front of it. Reports are built by hand: no model is needed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::finding;
 use hunkguard::diff::HunkSpan;
-use hunkguard::findings::{fingerprint, Finding, Severity};
 use hunkguard::forge::comment::Key;
 use hunkguard::forge::comment::{self, SUMMARY_MARKER};
 use hunkguard::forge::gitlab::{
@@ -340,23 +342,6 @@ fn options() -> GitlabOptions {
 // ---------------------------------------------------------------------------------------------
 // Reports built by hand
 // ---------------------------------------------------------------------------------------------
-
-fn finding(path: &str, line: u32, cwe: &str, code: &str) -> Finding {
-    Finding {
-        path: path.into(),
-        start_line: line,
-        end_line: line,
-        cwe: cwe.into(),
-        title: format!("{cwe} title"),
-        confidence: 0.9,
-        severity: Severity::High,
-        security_severity: 8.0,
-        explanation: "Untrusted data reaches a sink.".into(),
-        advice: "Do not do that.".into(),
-        code: code.into(),
-        fingerprint: fingerprint(cwe, path, code),
-    }
-}
 
 fn file(path: &str, old_path: Option<&str>, start: u32, end: u32) -> ReviewedFile {
     ReviewedFile {

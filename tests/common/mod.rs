@@ -120,7 +120,6 @@ pub fn json_stdout(output: &Output) -> serde_json::Value {
 
 /// Run `hunkguard <args> --format json --fail-on never` in `cwd`, which must exit 0: the run (for
 /// messages) and its JSON report.
-#[allow(dead_code)] // not every test binary that includes `common` runs the CLI this way
 pub fn run_json(cwd: &Path, args: &[&str]) -> (Output, serde_json::Value) {
     let output = hunkguard(cwd)
         .args(args)
@@ -133,7 +132,6 @@ pub fn run_json(cwd: &Path, args: &[&str]) -> (Output, serde_json::Value) {
 }
 
 /// Where the findings of a JSON report are: (path, CWE, start line), in a set.
-#[allow(dead_code)] // not every test binary that includes `common` reads findings this way
 pub fn finding_places(
     report: &serde_json::Value,
 ) -> std::collections::BTreeSet<(String, String, u64)> {
@@ -149,6 +147,24 @@ pub fn finding_places(
             )
         })
         .collect()
+}
+
+/// A high-severity finding at `path:line` for the forge tests, fingerprinted as the scan does.
+pub fn finding(path: &str, line: u32, cwe: &str, code: &str) -> hunkguard::finding::Finding {
+    hunkguard::finding::Finding {
+        path: path.into(),
+        start_line: line,
+        end_line: line,
+        cwe: cwe.into(),
+        title: format!("{cwe} title"),
+        confidence: 0.9,
+        severity: hunkguard::finding::Severity::High,
+        security_severity: 8.0,
+        explanation: "Untrusted data reaches a sink.".into(),
+        advice: "Do not do that.".into(),
+        code: code.into(),
+        fingerprint: hunkguard::finding::fingerprint(cwe, path, code),
+    }
 }
 
 /// Validate `instance` against a schema in ../shared/schemas.

@@ -9,10 +9,9 @@ use hunkguard::forge::github::{self, GithubEnv, GithubOptions, RetryPolicy, Toke
 use hunkguard::forge::{PostOptions, PostOutcome};
 use hunkguard::report::Report;
 use serde_json::{json, Value};
-use wiremock::matchers::path_regex;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
-use super::{faulty, lands, FakeForge, Faults, Inline, Op};
+use super::{diff_lines, faulty, lands, serve, FakeForge, Faults, Inline, Op};
 
 pub const HEAD: &str = "1111111111111111111111111111111111111111";
 pub const BASE: &str = "2222222222222222222222222222222222222222";
@@ -183,22 +182,16 @@ impl FakeForge for FakeGithub {
     const NAME: &'static str = "github";
 
     async fn start(diff: &[(&str, Vec<u32>)]) -> Self {
-        let server = MockServer::start().await;
         let state = Arc::new(Mutex::new(State {
-            diff: diff
-                .iter()
-                .map(|(p, l)| (p.to_string(), l.clone()))
-                .collect(),
+            diff: diff_lines(diff),
             ..State::default()
         }));
         let faults = Faults::default();
-        Mock::given(path_regex("^/"))
-            .respond_with(Api {
-                state: state.clone(),
-                faults: faults.clone(),
-            })
-            .mount(&server)
-            .await;
+        let api = Api {
+            state: state.clone(),
+            faults: faults.clone(),
+        };
+        let server = serve("/", api).await;
         Self {
             server,
             state,

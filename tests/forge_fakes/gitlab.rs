@@ -10,10 +10,9 @@ use hunkguard::forge::gitlab::{publish, GitlabEnv, GitlabOptions, RetryPolicy};
 use hunkguard::forge::{PostOptions, PostOutcome};
 use hunkguard::report::Report;
 use serde_json::{json, Value};
-use wiremock::matchers::path_regex;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
-use super::{faulty, lands, FakeForge, Faults, Inline, Op};
+use super::{diff_lines, faulty, lands, serve, FakeForge, Faults, Inline, Op};
 
 pub const HEAD: &str = super::github::HEAD;
 pub const BASE: &str = super::github::BASE;
@@ -237,22 +236,16 @@ impl FakeForge for FakeGitlab {
     const NAME: &'static str = "gitlab";
 
     async fn start(diff: &[(&str, Vec<u32>)]) -> Self {
-        let server = MockServer::start().await;
         let state = Arc::new(Mutex::new(State {
-            diff: diff
-                .iter()
-                .map(|(p, l)| (p.to_string(), l.clone()))
-                .collect(),
+            diff: diff_lines(diff),
             ..State::default()
         }));
         let faults = Faults::default();
-        Mock::given(path_regex("^/api/v4/"))
-            .respond_with(Api {
-                state: state.clone(),
-                faults: faults.clone(),
-            })
-            .mount(&server)
-            .await;
+        let api = Api {
+            state: state.clone(),
+            faults: faults.clone(),
+        };
+        let server = serve("/api/v4/", api).await;
         Self {
             server,
             state,

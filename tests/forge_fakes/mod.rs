@@ -9,13 +9,33 @@
 pub mod github;
 pub mod gitlab;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hunkguard::forge::PostOutcome;
 use hunkguard::report::Report;
 use serde_json::Value;
-use wiremock::ResponseTemplate;
+use wiremock::matchers::path_regex;
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+/// A local server on which `api` answers every request whose path starts with `prefix`: a fake's
+/// whole API is one stateful responder.
+pub async fn serve(prefix: &str, api: impl Respond + 'static) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path_regex(format!("^{prefix}")))
+        .respond_with(api)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The changed lines a fake's diff holds, by path.
+pub fn diff_lines(diff: &[(&str, Vec<u32>)]) -> BTreeMap<String, Vec<u32>> {
+    diff.iter()
+        .map(|(p, l)| (p.to_string(), l.clone()))
+        .collect()
+}
 
 /// What a fault applies to, in terms both forges share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
