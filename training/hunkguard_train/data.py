@@ -343,14 +343,13 @@ LOOKALIKE = re.compile(
     r"yaml\.(safe_)?dump|yaml\.safe_load|create_default_context|SubElement|etree\.Element\(|\.tostring\("
     r"|minidom import|shlex\.(quote|split|join)|re\.compile\(|configparser|ConfigParser|hashlib\.sha(256|384|512)"
     r"|secrets\.|subprocess\.(run|call|check_call|check_output|Popen)\(\s*\[")
-SQL_FORMAT_BOUND = re.compile(r"\.format\(")
 
 
 def is_lookalike(code: str) -> bool:
     """Does this (finding-free) code hold one of the shapes that look like a weakness and are not?"""
     if LOOKALIKE.search(code):
         return True
-    return "execute(" in code and "%s" in code and SQL_FORMAT_BOUND.search(code) is not None
+    return "execute(" in code and "%s" in code and ".format(" in code
 
 
 def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Counter, seed: int,
