@@ -81,10 +81,11 @@ def test_lookalikes_are_the_shapes_of_the_quiet_set_false_alarms_not_their_unsaf
     for code in ("out.write(yaml.dump(cfg))", "ctx = ssl.create_default_context()",
                  "ET.SubElement(root, 'h%d' % level)", "from xml.dom.minidom import parseString",
                  "subprocess.run(['git', 'log', ref], check=True)", "WORD = re.compile(r'[a-z]+')",
+                 "m = re.findall(r'src=\"(.+?)\"></script>', page)",
                  "cur.execute('SELECT {col} FROM t WHERE id = %s'.format(col=c), (i,))"):
         assert is_lookalike(code), code
     for code in ("yaml.load(fh)", "subprocess.call('ls ' + d, shell=True)", "eval(expr)",
-                 "cur.execute('SELECT * FROM t WHERE id = ' + i)", "total = sum(values)"):
+                 "cur.execute('SELECT * FROM t WHERE id = ' + i)", "total = sum(values)", "re.search(user_pattern, text)"):
         assert not is_lookalike(code), code
 
 
