@@ -115,56 +115,85 @@ fn numbered_snippet(
     snippet
 }
 
-/// Every definition (`def`, `class`, with its decorators) that a snippet's changes add or touch at
-/// its header, read on its own: from its first decorator to the end of its body.
+/// What the model reads of the snippets: each definition (`def`, `class`, with its decorators) that
+/// a snippet's changes add or touch at its header, on its own, from its first decorator to the end of
+/// its body; and the snippet's other changed lines in the runs between those definitions. Each snippet
+/// line is read once, as training cut code (a function with its decorators, runs of module-level
+/// statements: `training/hunkguard_train/distil.py`, `file_chunks`).
 ///
 /// The model is sensitive to what precedes a weakness: a hunk that opens on the tail of an unrelated
 /// function can hide the new function after it (measured: an `os.system` call scored 0.07 read after
-/// a neighbour's decorator, 0.998 read alone). A view per new definition costs one more read of the
-/// new code and makes the finding independent of where the hunk happens to start.
-pub fn definition_views(snippets: &[Snippet]) -> Vec<Snippet> {
-    let mut views = Vec::new();
+/// a neighbour's decorator, 0.998 read alone). Reading each new definition alone makes the finding
+/// independent of where the hunk happens to start, and costs nothing: the rest of the snippet is read
+/// without it, not a second time. A run between definitions that changes no code (only context and
+/// blank lines) is not read.
+pub fn reading_plan(snippets: Vec<Snippet>) -> Vec<Snippet> {
+    let mut out = Vec::with_capacity(snippets.len());
     for snippet in snippets {
-        // the snippet's own lines, one per line number, already as the model reads them
+        let spans = definition_spans(&snippet);
+        if spans.is_empty() || spans == [(0, snippet.line_numbers.len() - 1)] {
+            out.push(snippet);
+            continue;
+        }
         let lines: Vec<&str> = snippet.text.split('\n').collect();
-        let mut i = 0;
-        while i < lines.len().min(snippet.line_numbers.len()) {
-            let head = lines[i];
-            if !(is_header(head) && snippet.changed.get(i).copied().unwrap_or(false)) {
-                i += 1;
-                continue;
+        let part = |first: usize, last: usize| Snippet {
+            file: snippet.file,
+            text: lines[first..=last].join("\n"),
+            line_numbers: snippet.line_numbers[first..=last].to_vec(),
+            changed: snippet.changed[first..=last].to_vec(),
+        };
+        let mut next = 0;
+        for (first, last) in spans.iter().copied().chain([(lines.len(), lines.len())]) {
+            let changes_code = |k: usize| snippet.changed[k] && !lines[k].trim().is_empty();
+            if first > next && (next..first).any(changes_code) {
+                out.push(part(next, first - 1));
             }
-            let indent = indent_of(head);
-            // the body ends before the next non-blank line at the header's indentation or less
-            // that is not the header itself (decorators and the `def` line share an indentation)
-            let mut last = i;
-            let mut seen_def = is_definition(head);
-            for (j, line) in lines.iter().enumerate().skip(i + 1) {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                if indent_of(line) <= indent {
-                    if !seen_def && is_header(line) {
-                        seen_def = is_definition(line);
-                        last = j;
-                        continue;
-                    }
-                    break;
-                }
-                last = j;
+            if first < lines.len() {
+                out.push(part(first, last));
             }
-            if i > 0 || last + 1 < lines.len() {
-                views.push(Snippet {
-                    file: snippet.file,
-                    text: lines[i..=last].join("\n"),
-                    line_numbers: snippet.line_numbers[i..=last].to_vec(),
-                    changed: snippet.changed[i..=last].to_vec(),
-                });
-            }
-            i = last + 1;
+            next = last + 1;
         }
     }
-    views
+    out
+}
+
+/// The 0-based inclusive line ranges of `snippet` that [`reading_plan`] reads as definitions: each
+/// changed header with its body, in order, not overlapping.
+fn definition_spans(snippet: &Snippet) -> Vec<(usize, usize)> {
+    // the snippet's own lines, one per line number, already as the model reads them
+    let lines: Vec<&str> = snippet.text.split('\n').collect();
+    let count = lines.len().min(snippet.line_numbers.len());
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < count {
+        let head = lines[i];
+        if !(is_header(head) && snippet.changed.get(i).copied().unwrap_or(false)) {
+            i += 1;
+            continue;
+        }
+        let indent = indent_of(head);
+        // the body ends before the next non-blank line at the header's indentation or less
+        // that is not the header itself (decorators and the `def` line share an indentation)
+        let mut last = i;
+        let mut seen_def = is_definition(head);
+        for (j, line) in lines.iter().enumerate().take(count).skip(i + 1) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if indent_of(line) <= indent {
+                if !seen_def && is_header(line) {
+                    seen_def = is_definition(line);
+                    last = j;
+                    continue;
+                }
+                break;
+            }
+            last = j;
+        }
+        spans.push((i, last));
+        i = last + 1;
+    }
+    spans
 }
 
 /// How far up a scope reaches at most when no enclosing `def`/`class` closes it.
@@ -403,29 +432,41 @@ mod tests {
     }
 
     #[test]
-    fn each_added_definition_is_also_read_on_its_own() {
-        let content = "@app.route('/h')\ndef health():\n    return 'ok'\n\n\n@app.route('/p')\ndef ping():\n    os.system('ping ' + h)\n    return 'sent'\n\n\ndef report():\n    return 1\n";
+    fn each_added_definition_is_read_on_its_own_and_every_line_once() {
+        let content = "@app.route('/h')\ndef health():\n    return 'ok'\n\n\n@app.route('/p')\ndef ping():\n    os.system('ping ' + h)\n    return 'sent'\nTIMEOUT = 3\n\ndef report():\n    return 1\n";
         let files = [file(content, &(4..=13).collect::<Vec<_>>())];
-        let snippets = build_snippets(&files, 3);
-        let views = definition_views(&snippets);
-        let spans: Vec<(u32, u32)> = views
+        let plan = reading_plan(build_snippets(&files, 3));
+        let spans: Vec<(u32, u32)> = plan
             .iter()
             .map(|v| (v.line_numbers[0], *v.line_numbers.last().unwrap()))
             .collect();
         assert_eq!(
             spans,
-            vec![(6, 9), (12, 13)],
-            "ping with its decorator, then report"
+            vec![(6, 9), (10, 11), (12, 13)],
+            "ping with its decorator, the module-level line after it, then report; \
+             health and the blank lines changed before ping change no code"
         );
-        assert!(views[0].text.starts_with("@app.route('/p')\ndef ping():"));
-        assert!(views[0].changed.iter().all(|c| *c));
+        assert!(plan[0].text.starts_with("@app.route('/p')\ndef ping():"));
+        assert!(plan[0].changed.iter().all(|c| *c));
+        let read: Vec<u32> = plan.iter().flat_map(|p| p.line_numbers.clone()).collect();
+        let mut once = read.clone();
+        once.dedup();
+        assert_eq!(read, once, "no line is read twice");
     }
 
     #[test]
-    fn unchanged_definitions_get_no_view() {
+    fn context_between_definitions_that_changes_nothing_is_not_read() {
+        let content = "x = 1\ny = 2\n\ndef new():\n    return eval(x)\n\nz = 3\n";
+        let plan = reading_plan(build_snippets(&[file(content, &[4, 5])], 3));
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].line_numbers, vec![4, 5]);
+    }
+
+    #[test]
+    fn unchanged_definitions_are_not_cut_out() {
         let content = "def a():\n    x = 1\n    y = 2\n";
         let files = [file(content, &[3])];
         let snippets = build_snippets(&files, 3);
-        assert!(definition_views(&snippets).is_empty());
+        assert_eq!(reading_plan(snippets.clone()), snippets);
     }
 }

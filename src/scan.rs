@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::diff::{self, DiffError, DiffRequest, DiffResult, SkippedFile};
 use crate::findings::{self, ScoreInfo};
 use crate::hunks;
-use crate::model::{Manifest, Model, ModelError, RuntimeOptions};
+use crate::model::{Manifest, Model, ModelError, RuntimeOptions, ScoreStats};
 use crate::report::{self, ModelInfo, Report, ReviewedFile, ToolInfo, JSON_SCHEMA_VERSION};
 
 /// What to review.
@@ -73,9 +73,11 @@ pub fn scan(
     timings.diff_ms = started.elapsed().as_millis();
     timings.changed_lines = diff.files.iter().map(|f| f.added_lines.len()).sum();
 
-    let mut snippets = hunks::build_snippets(&diff.files, options.config.context_lines);
-    let views = hunks::definition_views(&snippets);
-    snippets.extend(views);
+    let snippets = hunks::reading_plan(hunks::build_snippets(
+        &diff.files,
+        options.config.context_lines,
+    ));
+    let mut stats = ScoreStats::default();
     let (findings, model_info) = if snippets.is_empty() {
         // Nothing to score: do not require ONNX Runtime for an empty diff.
         let manifest = Manifest::load(&options.model_dir, catalogue)?;
@@ -108,6 +110,7 @@ pub fn scan(
         )?;
         // the re-reads of step 2 and 3 are inference too
         timings.inference_ms = inference_started.elapsed().as_millis();
+        stats = model.stats;
         (findings, model_info(&model.manifest, model.provider))
     };
     timings.total_ms = started.elapsed().as_millis();
@@ -115,6 +118,10 @@ pub fn scan(
         files = diff.files.len(),
         changed_lines = timings.changed_lines,
         findings = findings.len(),
+        snippets = snippets.len(),
+        windows = stats.windows,
+        gate_cleared = stats.cleared,
+        model_tokens = stats.model_tokens,
         ms = timings.total_ms,
         "scan finished"
     );
