@@ -122,7 +122,8 @@ struct Candidate {
 ///    there: attention spreads a weakness onto its neighbours.
 /// 3. The differential rule: where the scope existed at the base, the same lines at the base are read
 ///    too (once per base blob and range). A candidate is reported only where the change made the code
-///    less safe: the label does not fire at the base, or the head is at least [`WORSE_MARGIN`] more
+///    less safe: the label does not fire at the base, or it fires there on the window alone while the
+///    candidate's own lines pass the line threshold, or the head is at least [`WORSE_MARGIN`] more
 ///    confident than the base. A fixing change, or a change next to a weakness that was already
 ///    there, gets no finding. When the scope's evidence (its top-scoring line) is an unchanged line,
 ///    the change made that sink reachable: the finding stays on the changed line and its message
@@ -304,7 +305,8 @@ fn candidates_from_scores(
 }
 
 /// Merge candidates of one file and CWE whose lines overlap into one (the union of their lines, the
-/// higher confidence): the hunk snippet and a definition view often flag the same call.
+/// higher confidence). The scan's reading plan reads each line once, so its snippets do not overlap;
+/// snippets that do (a caller's own, two regions of one line) still give one finding per call.
 fn merge_overlapping(files: &[ChangedFile], mut candidates: Vec<Candidate>) -> Vec<Candidate> {
     candidates.sort_by(|a, b| {
         (a.file, a.label, a.finding.start_line, a.finding.end_line).cmp(&(
@@ -407,14 +409,25 @@ fn made_worse(
         })
         .and_then(|i| scope.line_numbers.get(i).copied());
     let unchanged_sink = evidence.filter(|line| !file.added_lines.contains(line));
-    let base_confidence = base.map(|scores| {
-        let window = scores
-            .window
-            .iter()
+    let highest = |rows: &[Vec<f32>]| {
+        rows.iter()
             .filter_map(|row| row.get(label).copied())
-            .fold(0.0f32, f32::max);
-        confidence(window, threshold)
-    });
+            .fold(0.0f32, f32::max)
+    };
+    // Where the base fires on its window alone (no line of it passes the line threshold) and the
+    // finding's own lines do pass it, the change put the weakness on a line: the model also reads a
+    // sink by its shape (a constant query before `execute(query)` fires on the window), so the
+    // window's confidence alone cannot tell a new source from a weakness that was already there.
+    let finding_on_its_lines = scope
+        .line_numbers
+        .iter()
+        .zip(&scope_scores.token)
+        .filter(|(n, _)| (finding.start_line..=finding.end_line).contains(n))
+        .filter_map(|(_, row)| row.get(label).copied())
+        .any(|token| token >= info.line_threshold);
+    let base_confidence = base
+        .filter(|scores| !(finding_on_its_lines && highest(&scores.token) < info.line_threshold))
+        .map(|scores| confidence(highest(&scores.window), threshold));
     if let Some(base_confidence) = base_confidence.filter(|c| *c >= minimum) {
         if finding.confidence < base_confidence + WORSE_MARGIN {
             tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, head = finding.confidence, base = base_confidence, ?unchanged_sink, "dropped: already there at the base");
@@ -709,9 +722,10 @@ mod tests {
     }
 
     /// The same file as a change on top of a base whose line 2 and 3 were `old` lines: the head
-    /// scope is re-read with `token`, the base range with `base_window` on every line.
+    /// scope is re-read with `token`, the base range with `base_window` and `base_token` on every line.
     fn with_base(
         base_window: f32,
+        base_token: f32,
         token: [f32; 4],
     ) -> (ChangedFile, impl Fn(&Snippet) -> SnippetScores) {
         let base = BaseFile {
@@ -725,7 +739,7 @@ mod tests {
                 head(s)
             } else {
                 one_label(
-                    &vec![0.5; s.line_numbers.len()],
+                    &vec![base_token; s.line_numbers.len()],
                     &vec![base_window; s.line_numbers.len()],
                 )
             }
@@ -735,9 +749,15 @@ mod tests {
 
     #[test]
     fn a_weakness_already_there_at_the_base_is_not_the_changes() {
-        // the base fires at 0.9: the change left it as it was; at 0.2 it does not: the change's
-        for (base_window, expected) in [(0.9, vec![]), (0.2, vec![(2, 3)])] {
-            let (file, reread) = with_base(base_window, [0.1, 0.95, 0.97, 0.2]);
+        // the base fires at 0.9 with its lines flagged: the change left it as it was; at 0.2 it does
+        // not fire: the change's; firing on the window alone, no line flagged (a sink read by its
+        // shape, as a constant query before `execute(query)`): the change put it on its lines
+        for (base_window, base_token, expected) in [
+            (0.9, 0.95, vec![]),
+            (0.2, 0.5, vec![(2, 3)]),
+            (0.9, 0.5, vec![(2, 3)]),
+        ] {
+            let (file, reread) = with_base(base_window, base_token, [0.1, 0.95, 0.97, 0.2]);
             let found = locate_with(
                 file,
                 [0.1, 0.95, 0.97, 0.2],
@@ -748,7 +768,7 @@ mod tests {
             assert_eq!(
                 lines_of(&found),
                 expected,
-                "base at {base_window}: {found:?}"
+                "base at {base_window} (lines {base_token}): {found:?}"
             );
         }
     }
@@ -756,7 +776,7 @@ mod tests {
     #[test]
     fn a_change_that_reaches_an_unchanged_sink_is_reported_on_the_change_and_names_the_sink() {
         // only line 2 (the source) changed; the scope's top line is the unchanged sink on line 3
-        let (mut file, reread) = with_base(0.2, [0.1, 0.95, 0.99, 0.2]);
+        let (mut file, reread) = with_base(0.2, 0.5, [0.1, 0.95, 0.99, 0.2]);
         file.added_lines = [2].into_iter().collect();
         let labels = vec!["CWE-89".to_string()];
         let info = cwe89(&labels);
@@ -787,7 +807,7 @@ mod tests {
 
     #[test]
     fn each_scope_and_base_range_is_read_once() {
-        let (file, reread) = with_base(0.2, [0.1, 0.95, 0.2, 0.95]);
+        let (file, reread) = with_base(0.2, 0.5, [0.1, 0.95, 0.2, 0.95]);
         let calls = std::cell::RefCell::new(Vec::new());
         let labels = vec!["CWE-89".to_string()];
         let info = cwe89(&labels);
