@@ -274,15 +274,9 @@ fn pickle_of_a_cookie() -> Class {
 /// Examples the shipped model still gets wrong, by class name and example index, as the model card says. The
 /// test fails when this list is not exactly what the model does, so a model that fixes one (or breaks another)
 /// must update it on purpose.
-const KNOWN_WRONG: &[(&str, usize)] = &[
-    // model 0.3.0 reads `yaml.dump(...)` in a definition read on its own (no `yaml.safe_load` beside it)
-    // as CWE-502 at 0.95; the whole file reads 0.004. The scope re-read sees the definition alone.
-    ("yaml.dump next to yaml.safe_load", 0),
-    ("yaml.dump next to yaml.safe_load", 1),
-    ("yaml.dump next to yaml.safe_load", 2),
-    // a dict of model names with 32768 and 16384 as values reads like a credential table (CWE-798, 0.67)
-    ("a dict of model names and sizes", 2),
-];
+// Model 0.4.0 gets every example right. 0.3.0 got four wrong: the three `yaml.dump` examples read on
+// their own in their definition (CWE-502 at 0.95) and one table of model sizes (CWE-798 at 0.67).
+const KNOWN_WRONG: &[(&str, usize)] = &[];
 
 fn classes() -> Vec<Class> {
     vec![

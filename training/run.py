@@ -7,6 +7,7 @@
     python training/run.py --recalibrate models/   # new thresholds and metrics for a trained model
     python training/run.py --pretrain              # (re)pretrain the encoder on the corpus: training/pretrained/
     python training/run.py --corpus-manifest       # re-pin training/corpus/packages.txt into corpus/manifest.tsv
+    python training/run.py --write-quiet-set DIR   # the quiet set's files, to read `hunkguard check DIR` by hand
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def main(argv=None) -> int:
                     help="only download the corpus and masked-LM pretrain the encoder into training/pretrained/")
     ap.add_argument("--corpus-manifest", action="store_true",
                     help="resolve training/corpus/packages.txt to pinned sdists (corpus/manifest.tsv) and stop")
+    ap.add_argument("--write-quiet-set", type=Path, default=None, metavar="DIR",
+                    help="write the quiet set (held-out application code the card's quiet figure is measured on) "
+                         "into DIR/<package>/<path> and stop")
     args = ap.parse_args(argv)
     profile = args.profile or ("smoke" if args.smoke else "full")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -42,6 +46,12 @@ def main(argv=None) -> int:
         from hunkguard_train.corpus import resolve_manifest
 
         resolve_manifest()
+        return 0
+    if args.write_quiet_set:
+        from hunkguard_train.pipeline import write_quiet_set
+
+        n = write_quiet_set(args.write_quiet_set, profile=profile, seed=args.seed)
+        logging.info("wrote %d files of the quiet set into %s", n, args.write_quiet_set)
         return 0
     if args.pretrain:
         from hunkguard_train.pipeline import pretrain_only

@@ -27,7 +27,7 @@ from .train import finetune, make_items, make_pair_items
 
 log = logging.getLogger("hunkguard_train")
 
-VERSION = "0.3.0"
+VERSION = "0.4.0"
 MAX_LENGTH = 256
 STRIDE = 128
 
@@ -48,10 +48,10 @@ PROFILES = {
                   variants={"realfix": 3, "codeql": 3, "bandit": 3, "synth": 1, "benign": 0.6, "default": 1},
                   epochs=1.5, max_steps=None, lr=2e-3, batch_tokens=4096, benign_val_eval=800, mlm_batch=16,
                   pair_variants={"realfix": 4, "synth": 1}, ft_time_limit=300),
-    # the shipped model: masked-LM pretraining on the corpus (50 min, or the committed checkpoint), then 45 min
+    # the shipped model: masked-LM pretraining on the corpus (50 min, or the committed checkpoint), then up to 60 min
     # of fine-tuning on distilled corpus code, real fixes, seed code, synthetic twins and benign code
     "full": dict(mlm_corpus_chars=45_000_000, mlm_lr=1e-3, corpus_neg_per_pos=40, corpus_max_neg_train=20000,
-                 corpus_max_lookalike=4000,
+                 corpus_max_lookalike=6000,
                  corpus_max_neg_val=2500, corpus_max_pos_per_label=1500, benign_max=4000, benign_per_pkg=60,
                  benign_files_per_pkg=20, synth_max=5000, real_max=None,
                  vocab=8000, corpus_chars=25_000_000, d=160, layers=2, heads=4, ff=384, mlm_steps=6000,
@@ -59,7 +59,7 @@ PROFILES = {
                            "corpus:hard-negative": 3, "synth": 1, "benign": 1, "default": 1},
                  epochs=3.0, max_steps=None, lr=1.5e-3, batch_tokens=4096, benign_val_eval=2500, mlm_batch=16,
                  pair_variants={"realfix": 5, "advisory": 4, "synth": 1}, pair_batch=4, mlm_time_limit=3000,
-                 ft_time_limit=2700),
+                 ft_time_limit=3600, calib_max_fpr=0.015),
 }
 
 
@@ -253,7 +253,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     sig = io_signature(final / "model.onnx")
     size = (final / "model.onnx").stat().st_size
     thresholds = {l: float(rep["thresholds"][i]) for i, l in enumerate(labels)}
-    spread = _spread(rep, labels, report)
+    spread = dict(_spread(rep, labels, report), max_fpr=cfg.get("calib_max_fpr", 0.02))
     if len(files) == 2:
         fp32_vs_int8 = {k: _summary(report[k]["real_crossfit"], report[k]["pairs"], report[k]["lines"],
                                     report[k]["benign_fragment_fpr"]) for k in ("fp32", "int8")}
@@ -285,7 +285,9 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     now = dt.datetime.now(dt.timezone.utc)
     manifest = {
         "name": "hunkguard-cwe",
-        "version": f"{VERSION}+{now.strftime('%Y%m%d')}" + ("" if profile == "full" else f".{profile}"),
+        # a recalibrated model keeps the version of its weights: new thresholds do not make a new model
+        "version": (trained["training"]["recalibrated_from"] if recalibrate
+                    else f"{VERSION}+{now.strftime('%Y%m%d')}" + ("" if profile == "full" else f".{profile}")),
         "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "labels": labels,
         "thresholds": thresholds,
@@ -349,7 +351,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
                cat, labels, seed: int, work_dir: Path, cfg: dict) -> dict:
     """The targets on held-out real code (realeval), with the shipped thresholds and cross-fitted beside."""
     from . import realeval as RE
-    from .distil import chunk_id, labelled_union
+    from .distil import chunk_id
 
     th = np.asarray(rep["thresholds"])
     line_th = float(rep["line_threshold"])
@@ -374,18 +376,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     out["fix_pairs"] = {"shipped": RE.fix_pairs(R, val_real, [th] * len(R), labels),
                         "crossfit": RE.fix_pairs(R, val_real, th_x, labels),
                         "bandit": RE.bandit_fix_pairs(b_filt, val_real)}
-    # quiet: ordinary application code of held-out packages
-    cat_of = {r["package"]: r["category"] for r in rows}
-    split_of = {r["package"]: r["split"] for r in rows}
-    app = [p for p in sorted(corpus_files) if split_of.get(p) == "val" and cat_of.get(p) in ("web", "cli", "ops", "client")]
-    qfiles = [(f"{p}/{f.path}", f.text) for p in app for f in labelled_union(corpus_files[p])]
-    random.Random(f"{seed}:quiet").shuffle(qfiles)
-    budget, picked = cfg.get("quiet_lines", 40_000), []
-    for name, text in qfiles:
-        if budget <= 0:
-            break
-        picked.append((name, text))
-        budget -= text.count("\n") + 1
+    picked = quiet_files(corpus_files, rows, seed, cfg)
     out["quiet"] = RE.quiet(predict, tok, picked, th, labels, line_th, work_dir, MAX_LENGTH, STRIDE)
     # context: the hand-checked sample
     audit = RE.read_audit()
@@ -457,6 +448,38 @@ def corpus_rows_and_files(cfg: dict) -> tuple[list[dict], dict, str]:
     # reading ~1 GB of archives takes minutes: keep the parsed corpus next to the archives, keyed by manifest
     files = _pickled(C.CACHE / f"corpus-{sha[:16]}.pickle", lambda: C.load_corpus(rows))
     return rows, files, sha
+
+
+def quiet_files(corpus_files: dict, rows: list[dict], seed: int, cfg: dict) -> list[tuple[str, str]]:
+    """The quiet set: ordinary application code (web, CLI, ops, client packages) of held-out packages, a seeded
+    sample of their labelled files up to `quiet_lines` lines, as (package/path, text)."""
+    from .distil import labelled_union
+
+    cat_of = {r["package"]: r["category"] for r in rows}
+    split_of = {r["package"]: r["split"] for r in rows}
+    app = [p for p in sorted(corpus_files) if split_of.get(p) == "val" and cat_of.get(p) in ("web", "cli", "ops", "client")]
+    qfiles = [(f"{p}/{f.path}", f.text) for p in app for f in labelled_union(corpus_files[p])]
+    random.Random(f"{seed}:quiet").shuffle(qfiles)
+    budget, picked = cfg.get("quiet_lines", 40_000), []
+    for name, text in qfiles:
+        if budget <= 0:
+            break
+        picked.append((name, text))
+        budget -= text.count("\n") + 1
+    return picked
+
+
+def write_quiet_set(out: Path, profile: str = "full", seed: int = 1234) -> int:
+    """`run.py --write-quiet-set DIR`: the quiet set's files under DIR/<package>/<path>, for reading the release
+    binary's findings there by hand (`hunkguard check DIR`). Returns the number of files."""
+    cfg = dict(PROFILES[profile])
+    rows, files, _ = corpus_rows_and_files(cfg)
+    picked = quiet_files(files, rows, seed, cfg)
+    for name, text in picked:
+        path = Path(out) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return len(picked)
 
 
 def pretrain_only(profile: str = "full", seed: int = 1234) -> dict:
