@@ -46,5 +46,7 @@ echo "== Recalibrating the smoke model (no training), loaded back by the Rust bi
 .venv/bin/python training/run.py --smoke --recalibrate "$smoke" --out "$smoke/recalibrated" 2>&1 | tail -n 2
 grep -q '^Recalibrated on ' "$smoke/recalibrated/MODEL_CARD.md"
 cmp "$smoke/model.onnx" "$smoke/recalibrated/model.onnx"
+# new thresholds are not a new model: the recalibrated manifest keeps the weights' version
+test "$(grep '"version"' "$smoke/manifest.json")" = "$(grep '"version"' "$smoke/recalibrated/manifest.json")"
 cargo run --quiet --locked -- model --model-dir "$smoke/recalibrated" --device cpu | tail -n 4
 echo "2 passed, 0 failed: smoke model and its recalibration load and report their labels"

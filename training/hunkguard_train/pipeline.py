@@ -381,6 +381,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     # context: the hand-checked sample
     audit = RE.read_audit()
     if audit:
+        split_of = {r["package"]: r["split"] for r in rows}
         by_id = {chunk_id(c): c for c in chunks}
         cases = []
         for a in audit.values():
