@@ -130,21 +130,22 @@ fn numbered_snippet(
 pub fn reading_plan(snippets: Vec<Snippet>) -> Vec<Snippet> {
     let mut out = Vec::with_capacity(snippets.len());
     for snippet in snippets {
-        let spans = definition_spans(&snippet);
+        // the snippet's own lines, one per line number, already as the model reads them
+        let lines: Vec<&str> = snippet.text.split('\n').collect();
+        let spans = definition_spans(&lines, &snippet.changed);
         if spans.is_empty() || spans == [(0, snippet.line_numbers.len() - 1)] {
             out.push(snippet);
             continue;
         }
-        let lines: Vec<&str> = snippet.text.split('\n').collect();
         let part = |first: usize, last: usize| Snippet {
             file: snippet.file,
             text: lines[first..=last].join("\n"),
             line_numbers: snippet.line_numbers[first..=last].to_vec(),
             changed: snippet.changed[first..=last].to_vec(),
         };
+        let changes_code = |k: usize| snippet.changed[k] && !lines[k].trim().is_empty();
         let mut next = 0;
         for (first, last) in spans.iter().copied().chain([(lines.len(), lines.len())]) {
-            let changes_code = |k: usize| snippet.changed[k] && !lines[k].trim().is_empty();
             if first > next && (next..first).any(changes_code) {
                 out.push(part(next, first - 1));
             }
@@ -157,17 +158,15 @@ pub fn reading_plan(snippets: Vec<Snippet>) -> Vec<Snippet> {
     out
 }
 
-/// The 0-based inclusive line ranges of `snippet` that [`reading_plan`] reads as definitions: each
-/// changed header with its body, in order, not overlapping.
-fn definition_spans(snippet: &Snippet) -> Vec<(usize, usize)> {
-    // the snippet's own lines, one per line number, already as the model reads them
-    let lines: Vec<&str> = snippet.text.split('\n').collect();
-    let count = lines.len().min(snippet.line_numbers.len());
+/// The 0-based inclusive ranges of a snippet's `lines` that [`reading_plan`] reads as definitions:
+/// each header `changed` marks, with its body, in order, not overlapping.
+fn definition_spans(lines: &[&str], changed: &[bool]) -> Vec<(usize, usize)> {
+    let count = lines.len().min(changed.len());
     let mut spans = Vec::new();
     let mut i = 0;
     while i < count {
         let head = lines[i];
-        if !(is_header(head) && snippet.changed.get(i).copied().unwrap_or(false)) {
+        if !(is_header(head) && changed[i]) {
             i += 1;
             continue;
         }

@@ -77,11 +77,14 @@ pub fn scan(
         &diff.files,
         options.config.context_lines,
     ));
-    let mut stats = ScoreStats::default();
-    let (findings, model_info) = if snippets.is_empty() {
+    let (findings, model_info, stats) = if snippets.is_empty() {
         // Nothing to score: do not require ONNX Runtime for an empty diff.
         let manifest = Manifest::load(&options.model_dir, catalogue)?;
-        (Vec::new(), model_info(&manifest, "none"))
+        (
+            Vec::new(),
+            model_info(&manifest, "none"),
+            ScoreStats::default(),
+        )
     } else {
         let load_started = Instant::now();
         let mut model = Model::load(&options.model_dir, &options.runtime, catalogue)?;
@@ -110,8 +113,11 @@ pub fn scan(
         )?;
         // the re-reads of step 2 and 3 are inference too
         timings.inference_ms = inference_started.elapsed().as_millis();
-        stats = model.stats;
-        (findings, model_info(&model.manifest, model.provider))
+        (
+            findings,
+            model_info(&model.manifest, model.provider),
+            model.stats,
+        )
     };
     timings.total_ms = started.elapsed().as_millis();
     tracing::info!(

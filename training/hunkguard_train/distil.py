@@ -152,7 +152,8 @@ def decide(test_id: str, severity: str, confidence: str, line: str, around: str,
 # Bandit reads ~1,200 lines/s on one busy core: the labelled part of each package is a stable sample of its
 # non-test files up to this many lines (the whole corpus still serves pretraining). The budget grew in steps;
 # Bandit's reports are cached per step, so a larger budget runs Bandit on the files it adds only. The last
-# step is larger than any corpus package (the corpus keeps at most 60k non-test lines of one): every non-test line is labelled.
+# step is larger than any corpus package (the corpus keeps at most 60k non-test lines of one): every
+# non-test line is labelled.
 LABEL_BUDGET_STEPS = (8_000, 20_000, 100_000)
 LABELLED_LINES_PER_PACKAGE = LABEL_BUDGET_STEPS[-1]
 
