@@ -54,9 +54,13 @@ class GateNet(nn.Module):
         self.out = nn.Linear(channels, 1)
 
     def forward(self, ids: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-        h = self.conv(self.embed(ids).transpose(1, 2)).relu()  # [B, C, T]
+        mask = att.unsqueeze(1).to(torch.float32)  # [B, 1, T]
+        # padded positions read as zeros, like the conv's own padding: the teacher embedding's [PAD] row is
+        # not zero, and without this a window's last tokens would score differently with the padding its
+        # batch gives it (the runtime pads each batch to its longest window)
+        h = self.conv(self.embed(ids).transpose(1, 2) * mask).relu()  # [B, C, T]
         # padded positions must never win the max: ReLU output is >= 0, so zeroing them suffices
-        h = h * att.unsqueeze(1).to(h.dtype)
+        h = h * mask
         return self.out(h.amax(dim=2)).squeeze(1)  # [B] logits
 
 

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 import torch
 from onnx import TensorProto, helper
 
@@ -37,9 +38,12 @@ def test_window_rows_cut_like_the_runtime():
     assert all(r[0] == CLS and r[-1] == SEP and len(r) <= 64 for r in rows)
 
 
-def test_padding_does_not_change_the_gate_and_the_export_matches_torch(tmp_path):
+@pytest.mark.parametrize("teacher", [False, True])
+def test_padding_does_not_change_the_gate_and_the_export_matches_torch(tmp_path, teacher):
     torch.manual_seed(0)
-    net = GateNet(vocab=300).eval()
+    # a teacher's embedding has a [PAD] row like any other (nonzero): padding must still read as nothing
+    emb = np.random.default_rng(0).normal(size=(300, 32)).astype(np.float32) if teacher else None
+    net = GateNet(vocab=300, embedding=emb).eval()
     ids = torch.tensor([[2, 50, 60, 70, 3]])
     pad = torch.tensor([[2, 50, 60, 70, 3, 0, 0, 0]])
     att = torch.tensor([[1, 1, 1, 1, 1, 0, 0, 0]])
