@@ -245,12 +245,21 @@ def _real_code_section(a, rc: dict) -> None:
     a(f"| Bandit's high-signal findings in held-out packages flagged (same CWE family, within 1 line), n={g['findings']} "
       f"| >= 95 % | {_f(g['recall'], True)} / {_f(gx['recall'], True)} | {_f(gb['recall'], True)} (chunk alone, any line) "
       f"| {_target(gx['recall'], 0.95)} |")
+    if g.get("distinct"):
+        a(f"| the same, each distinct line of a package once, n={g['distinct']} | | {_f(g['recall_distinct'], True)} / "
+          f"{_f(gx['recall_distinct'], True)} | {_f(gb.get('recall_distinct'), True)} | |")
     fg = fr["shipped"]
     a(f"| the same code cut into fragments that do not parse, n={fg['findings']} | >= 90 % | {_f(fg['recall'], True)} | "
       f"{_f(fr['bandit']['recall'], True)} | {_target(fg['recall'], 0.90)} |")
-    a(f"| real fixes of held-out repositories: vulnerable flagged and its fix not, {fp['shipped']['pairs']} pairs | >= 55 % | "
+    runtime = fp.get("reading") == "runtime"
+    a(f"| real fixes of held-out repositories: vulnerable flagged and its fix not, {fp['shipped']['pairs']} pairs"
+      f"{' (read as at run time: no comments or docstrings)' if runtime else ''} | >= 55 % | "
       f"{_f(fp['shipped']['vul_flagged_fix_not'], True)} / {_f(fp['crossfit']['vul_flagged_fix_not'], True)} | "
       f"{_f(fp['bandit']['vul_flagged_fix_not'], True)} | {_target(fp['crossfit']['vul_flagged_fix_not'], 0.55)} |")
+    if runtime:
+        sh, raw = fp["shipped"], fp["raw_shipped"]
+        a(f"| the same pairs: vulnerable flagged / fix flagged; raw text (as calibrated) | | "
+          f"{_f(sh['vul_flagged'], True)} / {_f(sh['fix_flagged'], True)}; raw {_f(raw['vul_flagged_fix_not'], True)} | | |")
     a(f"| quiet: findings per 1,000 lines of ordinary application code ({q['lines']:,} lines, {q['files']} files) | <= Bandit "
       f"| {q['model_per_kloc']} | {q['bandit_per_kloc']} (severity >= medium) | "
       f"{'met' if q['model_per_kloc'] <= q['bandit_per_kloc'] else '**missed**'} |")

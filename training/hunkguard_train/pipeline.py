@@ -18,7 +18,7 @@ import torch
 
 from . import data as D
 from .evaluate import (calibrate, calibrate_line, fold_of, line_metrics, metrics_for, onnx_predictor, pair_ranking,
-                       predict_sets, run_bandit, score_codes, torch_predictor)
+                       predict_sets, run_bandit, score_codes)
 from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signature, quantize
 from .labels import Catalogue
 from .pycode import Lines
@@ -106,7 +106,6 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
 
     # ------------------------------------------------------------------ data
     timer.start("data")
-    rng = random.Random(seed)
     seed_ex = D.load_seed(cat, stats)
     real_ex = D.load_realfix(cat, stats)
     synth_ex = D.load_synth(cat, stats, seed)
@@ -372,10 +371,15 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     out["bandit_ground_fragments"] = {"n_fragments": len(frags),
                                       "shipped": RE.ground_recall(fr, frags, [th] * len(frags), labels, line_th),
                                       "bandit": RE.bandit_family_recall(bf, frags)}
-    # real fixes of held-out repositories
-    out["fix_pairs"] = {"shipped": RE.fix_pairs(R, val_real, [th] * len(R), labels),
-                        "crossfit": RE.fix_pairs(R, val_real, th_x, labels),
-                        "bandit": RE.bandit_fix_pairs(b_filt, val_real)}
+    # real fixes of held-out repositories, read as the runtime reads them (no comments, no docstrings: a fix that
+    # leaves the old call in a comment is not flagged for it); the raw reading of the calibration beside
+    pi = [i for i, e in enumerate(val_real) if e.origin in ("realfix", "advisory") and e.pair]
+    pair_ex = [val_real[i] for i in pi]
+    rv = score_codes(predict, tok, [RE.runtime_view(e.code) for e in pair_ex], MAX_LENGTH, STRIDE)
+    out["fix_pairs"] = {"shipped": RE.fix_pairs(rv, pair_ex, [th] * len(pi), labels),
+                        "crossfit": RE.fix_pairs(rv, pair_ex, [th_x[i] for i in pi], labels),
+                        "raw_shipped": RE.fix_pairs(R, val_real, [th] * len(R), labels),
+                        "bandit": RE.bandit_fix_pairs(b_filt, val_real), "reading": "runtime"}
     picked = quiet_files(corpus_files, rows, seed, cfg)
     out["quiet"] = RE.quiet(predict, tok, picked, th, labels, line_th, work_dir, MAX_LENGTH, STRIDE)
     # context: the hand-checked sample

@@ -55,6 +55,21 @@ def findings_of(r: dict, th: np.ndarray, labels: list[str], line_th: float) -> l
     return out
 
 
+def distinct_key(e: Example, code_lines: list[str], i: int, label: str) -> tuple:
+    """One labelled line of one package, by its text: a package that ships the same line in 25 example configs
+    (flask-appbuilder's SECRET_KEY) holds one finding a reviewer reads, not 25."""
+    pkg = e.meta.get("package") or e.group
+    return pkg, code_lines[i].strip() if i < len(code_lines) else "", label
+
+
+def distinct_recall(copies: dict) -> dict:
+    """Recall with each distinct labelled line weighted once (the share of its copies found)."""
+    if not copies:
+        return {"distinct": 0, "recall_distinct": None}
+    return {"distinct": len(copies),
+            "recall_distinct": round(sum(sum(v) / len(v) for v in copies.values()) / len(copies), 4)}
+
+
 def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndarray], labels: list[str],
                   line_th: float) -> dict:
     """Per labelled (line, label) of each example: found if a label of the same family fires and one of its
@@ -63,8 +78,10 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
     fam_right = tp_findings = line_hit = 0
     per = Counter()
     per_found = Counter()
+    copies = defaultdict(list)
     for r, e, th in zip(results, exs, th_rows):
         fs = findings_of(r, th, labels, line_th)
+        code_lines = e.code.split("\n")
         for i, ls in enumerate(e.lines.labels):
             for lab in ls:
                 total += 1
@@ -72,6 +89,7 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
                 ok = any(family(lab) & family(l) and any(abs(j - i) <= 1 for j in lines) for l, lines, _ in fs)
                 found += ok
                 per_found[lab] += ok
+                copies[distinct_key(e, code_lines, i, lab)].append(ok)
         if fs and e.positive:
             tp_findings += 1
             top = max(fs, key=lambda f: f[2] / max(th[labels.index(f[0])], 1e-6))
@@ -79,9 +97,18 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
             labelled = {i for i, ls in enumerate(e.lines.labels) if ls}
             line_hit += any(j in labelled for j in top[1]) if labelled else 0
     return {"findings": total, "found": found, "recall": round(found / total, 4) if total else None,
+            **distinct_recall(copies),
             "per_label": {l: {"n": per[l], "found": per_found[l]} for l in sorted(per)},
             "cwe_family_right_on_tp": round(fam_right / tp_findings, 4) if tp_findings else None,
             "flagged_line_labelled_on_tp": round(line_hit / tp_findings, 4) if tp_findings else None}
+
+
+def runtime_view(code: str) -> str:
+    """The code as the runtime gives it to the model: comments and docstrings gone (`strip_lines`)."""
+    from .pycode import strip_lines
+
+    kept = [t for t in strip_lines(code.split("\n")) if t is not None]
+    return "\n".join(kept) if any(t.strip() for t in kept) else code
 
 
 def parses(code: str) -> bool:
@@ -150,13 +177,18 @@ def bandit_family_recall(preds: list[set], exs: list[Example]) -> dict:
     """Bandit's side of the ground: per labelled (line, label), whether Bandit reports that family anywhere in the
     example (run_bandit keeps no line, so this is generous to Bandit)."""
     total = found = 0
+    copies = defaultdict(list)
     for p, e in zip(preds, exs):
         fams = set().union(*[family(l) for l in p]) if p else set()
-        for ls in e.lines.labels:
+        code_lines = e.code.split("\n")
+        for i, ls in enumerate(e.lines.labels):
             for lab in ls:
                 total += 1
-                found += bool(family(lab) & fams)
-    return {"findings": total, "found": found, "recall": round(found / total, 4) if total else None}
+                ok = bool(family(lab) & fams)
+                found += ok
+                copies[distinct_key(e, code_lines, i, lab)].append(ok)
+    return {"findings": total, "found": found, "recall": round(found / total, 4) if total else None,
+            **distinct_recall(copies)}
 
 
 def bandit_fix_pairs(preds: list[set], exs: list[Example]) -> dict:
