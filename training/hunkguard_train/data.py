@@ -10,7 +10,6 @@ import logging
 import os
 import random
 import re
-import sys
 import sysconfig
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field

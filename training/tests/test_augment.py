@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from hunkguard_train.data import DATA_DIR, realfix_record_to_example, seed_record_to_example
+from hunkguard_train.data import DATA_DIR, realfix_record_to_example
 from hunkguard_train.labels import Catalogue
 from hunkguard_train.pycode import (Lines, augment, fragment, is_risky, rename_identifiers,
                                     strip_comments_and_docstrings)
