@@ -271,12 +271,77 @@ fn pickle_of_a_cookie() -> Class {
     }
 }
 
+/// An Alembic migration's header: revision ids are random hex, not credentials.
+fn migration_revision_ids() -> Class {
+    let cases = [
+        (
+            "588d7cfb9a41",
+            "None",
+            "add_column('package', sa.Column('plugin_data', sa.JSON()))",
+        ),
+        (
+            "ec5fe422e27c",
+            "'472e6d713047'",
+            "create_index('ix_member_role', 'member', ['role'])",
+        ),
+        (
+            "3b1f0e9d2c7a",
+            "('9a1c44e0b2d3', 'f00dcafe1234')",
+            "drop_column('mailinglist', 'info')",
+        ),
+    ];
+    let examples = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (revision, down, step))| {
+            let header = if i == 1 {
+                format!("revision: str = '{revision}'\ndown_revision: Union[str, None] = {down}\n")
+            } else {
+                format!("revision = '{revision}'\ndown_revision = {down}\nbranch_labels = None\n")
+            };
+            format!(
+                "\"\"\"migration {i}\"\"\"\nfrom typing import Union\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n{header}\n\ndef upgrade():\n    op.{step}\n"
+            )
+        })
+        .collect();
+    Class {
+        name: "an Alembic revision header",
+        expect: Expect::Silent,
+        examples,
+    }
+}
+
+/// A web framework's secret key written into the code.
+fn hard_coded_secret_key() -> Class {
+    let examples = vec![
+        "from flask import Flask\n\napp = Flask(__name__)\napp.config['SECRET_KEY'] = 'thisismysecretkey'\n".to_string(),
+        "import os\n\nBASE_DIR = os.path.dirname(__file__)\nSECRET_KEY = 'django-insecure-7h2k$w9q!x3m0p@v5r8t'\nDEBUG = False\n".to_string(),
+        "class Config:\n    SQLALCHEMY_TRACK_MODIFICATIONS = False\n    SECRET_KEY = \"dev-harbor-secret-key\"\n    MAIL_PORT = 587\n".to_string(),
+    ];
+    Class {
+        name: "a hard-coded framework secret key",
+        expect: Expect::Found {
+            cwe: "CWE-798",
+            marker: "SECRET_KEY",
+        },
+        examples,
+    }
+}
+
 /// Examples the shipped model still gets wrong, by class name and example index, as the model card says. The
 /// test fails when this list is not exactly what the model does, so a model that fixes one (or breaks another)
 /// must update it on purpose.
-// Model 0.4.0 gets every example right. 0.3.0 got four wrong: the three `yaml.dump` examples read on
-// their own in their definition (CWE-502 at 0.95) and one table of model sizes (CWE-798 at 0.67).
-const KNOWN_WRONG: &[(&str, usize)] = &[];
+// Model 0.4.0 gets the first nine classes right (0.3.0 got four wrong: the three `yaml.dump` examples
+// read on their own in their definition, CWE-502 at 0.95, and one table of model sizes, CWE-798 at 0.67).
+// The last two classes come from its own quiet-set reading and its misses on held-out packages: it takes
+// random-looking strings for credentials and word-like ones for harmless, so it reads two revision ids
+// as CWE-798 (0.97 and 0.78) and misses two secret keys written as words.
+const KNOWN_WRONG: &[(&str, usize)] = &[
+    ("an Alembic revision header", 0),
+    ("an Alembic revision header", 1),
+    ("a hard-coded framework secret key", 0),
+    ("a hard-coded framework secret key", 2),
+];
 
 fn classes() -> Vec<Class> {
     vec![
@@ -289,6 +354,8 @@ fn classes() -> Vec<Class> {
         eval_of_cli_option(),
         shell_with_request_data(),
         pickle_of_a_cookie(),
+        migration_revision_ids(),
+        hard_coded_secret_key(),
     ]
 }
 
