@@ -55,11 +55,10 @@ def findings_of(r: dict, th: np.ndarray, labels: list[str], line_th: float) -> l
     return out
 
 
-def distinct_key(e: Example, code_lines: list[str], i: int, label: str) -> tuple:
+def distinct_key(e: Example, i: int, label: str) -> tuple:
     """One labelled line of one package, by its text: a package that ships the same line in 25 example configs
     (flask-appbuilder's SECRET_KEY) holds one finding a reviewer reads, not 25."""
-    pkg = e.meta.get("package") or e.group
-    return pkg, code_lines[i].strip() if i < len(code_lines) else "", label
+    return e.meta.get("package") or e.group, e.lines.text[i].strip(), label
 
 
 def distinct_recall(copies: dict) -> dict:
@@ -81,7 +80,6 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
     copies = defaultdict(list)
     for r, e, th in zip(results, exs, th_rows):
         fs = findings_of(r, th, labels, line_th)
-        code_lines = e.code.split("\n")
         for i, ls in enumerate(e.lines.labels):
             for lab in ls:
                 total += 1
@@ -89,7 +87,7 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
                 ok = any(family(lab) & family(l) and any(abs(j - i) <= 1 for j in lines) for l, lines, _ in fs)
                 found += ok
                 per_found[lab] += ok
-                copies[distinct_key(e, code_lines, i, lab)].append(ok)
+                copies[distinct_key(e, i, lab)].append(ok)
         if fs and e.positive:
             tp_findings += 1
             top = max(fs, key=lambda f: f[2] / max(th[labels.index(f[0])], 1e-6))
@@ -180,13 +178,12 @@ def bandit_family_recall(preds: list[set], exs: list[Example]) -> dict:
     copies = defaultdict(list)
     for p, e in zip(preds, exs):
         fams = set().union(*[family(l) for l in p]) if p else set()
-        code_lines = e.code.split("\n")
         for i, ls in enumerate(e.lines.labels):
             for lab in ls:
                 total += 1
                 ok = bool(family(lab) & fams)
                 found += ok
-                copies[distinct_key(e, code_lines, i, lab)].append(ok)
+                copies[distinct_key(e, i, lab)].append(ok)
     return {"findings": total, "found": found, "recall": round(found / total, 4) if total else None,
             **distinct_recall(copies)}
 
