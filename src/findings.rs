@@ -79,6 +79,25 @@ pub fn is_suppressed(
     })
 }
 
+/// Whether every line of `start_line..=end_line` (1-based) is an import statement and nothing else.
+///
+/// An import runs no code that input reaches, so it is never where a weakness is, however much the
+/// name it brings in looks like a sink (`from win32com.shell import shell` read as CWE-78 on real
+/// code). A line that also does something else (`import os; os.system(cmd)`) is not import-only.
+fn is_import_only(lines: &[&str], start_line: u32, end_line: u32) -> bool {
+    (start_line..=end_line).all(|lineno| {
+        (lineno as usize)
+            .checked_sub(1)
+            .and_then(|i| lines.get(i))
+            .is_some_and(|line| {
+                let code = line.split('#').next().unwrap_or_default().trim();
+                !code.contains(';')
+                    && (code.starts_with("import ")
+                        || (code.starts_with("from ") && code.contains(" import ")))
+            })
+    })
+}
+
 /// What the findings stage needs to know about the model's outputs.
 #[derive(Debug, Clone)]
 pub struct ScoreInfo<'a> {
@@ -117,7 +136,7 @@ struct Candidate {
 /// 1. A changed line is a candidate for a CWE when its tokens pass the line threshold and its windows
 ///    pass the label's calibrated threshold; when the label fires but no changed line passes, its top
 ///    changed line is the candidate. Consecutive lines form one candidate; candidates of one CWE that
-///    overlap merge. Unchanged lines are never candidates.
+///    overlap merge. Unchanged lines are never candidates, nor are lines that only import.
 /// 2. Each candidate is re-read in its own scope ([`hunks::scope_snippet`]) and kept only if it holds
 ///    there: attention spreads a weakness onto its neighbours.
 /// 3. The differential rule: where the scope existed at the base, the same lines at the base are read
@@ -255,7 +274,9 @@ fn candidates_from_scores(
             let mut any_flagged = false;
             let mut flush = |run: &mut Option<(u32, u32, f32)>| {
                 if let Some((start, end, conf)) = run.take() {
-                    if !is_suppressed(&file_lines, start, end, &entry.id, resolve) {
+                    if !is_suppressed(&file_lines, start, end, &entry.id, resolve)
+                        && !is_import_only(&file_lines, start, end)
+                    {
                         candidates.push(Candidate {
                             file: snippet.file,
                             label,
@@ -567,6 +588,66 @@ mod tests {
         assert!(is_suppressed(&file, 2, 2, "CWE-89", id));
         assert!(!is_suppressed(&file, 2, 2, "CWE-78", id));
         assert!(!is_suppressed(&file, 3, 3, "CWE-89", id));
+    }
+
+    #[test]
+    fn an_import_line_is_never_a_finding() {
+        let file = [
+            "from win32com.shell import shell",
+            "import pickle  # for the cache",
+            "    from subprocess import (",
+            "import os; os.system(cmd)",
+            "os.system(cmd)",
+            "fromage = import_module(name)",
+        ];
+        assert!(is_import_only(&file, 1, 2));
+        assert!(
+            is_import_only(&file, 3, 3),
+            "a multi-line import's opening line"
+        );
+        assert!(!is_import_only(&file, 4, 4));
+        assert!(!is_import_only(&file, 1, 5));
+        assert!(!is_import_only(&file, 6, 6));
+        assert!(
+            !is_import_only(&file, 7, 7),
+            "a line past the end is not an import"
+        );
+
+        // through the findings stage: the import line flagged at 0.99 gives nothing, the sink does
+        let content = "from subprocess import call\nimport shlex\ncall(cmd, shell=True)\nx = 1\n";
+        let changed = ChangedFile {
+            content: content.into(),
+            ..changed_file(None)
+        };
+        let snippet = Snippet {
+            text: content.trim_end().into(),
+            ..hunk([true, true, true, true])
+        };
+        let labels = vec!["CWE-89".to_string()];
+        let scores = one_label(&[0.99, 0.2, 0.1, 0.1], &[0.9; 4]);
+        let found = candidates_from_scores(
+            &[changed.clone()],
+            std::slice::from_ref(&snippet),
+            std::slice::from_ref(&scores),
+            &cwe89(&labels),
+            &Catalogue::embedded(),
+            &Config::default(),
+        );
+        assert!(found.is_empty(), "{found:?}");
+        let scores = one_label(&[0.99, 0.2, 0.95, 0.1], &[0.9; 4]);
+        let found = candidates_from_scores(
+            &[changed],
+            &[snippet],
+            &[scores],
+            &cwe89(&labels),
+            &Catalogue::embedded(),
+            &Config::default(),
+        );
+        let lines: Vec<_> = found
+            .iter()
+            .map(|c| (c.finding.start_line, c.finding.end_line))
+            .collect();
+        assert_eq!(lines, vec![(3, 3)]);
     }
 
     const CONTENT: &str = "def f(db, q):\n    sql = 'x' + q\n    db.execute(sql)\n    return 1\n";
