@@ -34,6 +34,9 @@ def main(argv=None) -> int:
                     help="write no cascade gate (gate.onnx): every window is scored by the full model")
     ap.add_argument("--pretrain", action="store_true",
                     help="only download the corpus and masked-LM pretrain the encoder into training/pretrained/")
+    ap.add_argument("--pretrained", type=Path, default=None, metavar="DIR",
+                    help="the pretrained checkpoint folder that --pretrain writes and a run reuses "
+                         "(default: training/pretrained/)")
     ap.add_argument("--corpus-manifest", action="store_true",
                     help="resolve training/corpus/packages.txt to pinned sdists (corpus/manifest.tsv) and stop")
     ap.add_argument("--write-quiet-set", type=Path, default=None, metavar="DIR",
@@ -56,12 +59,15 @@ def main(argv=None) -> int:
     if args.pretrain:
         from hunkguard_train.pipeline import pretrain_only
 
-        pretrain_only(profile=profile, seed=args.seed)
+        pretrain_only(profile=profile, seed=args.seed, checkpoint=args.pretrained)
         return 0
     from hunkguard_train.pipeline import run
 
+    overrides = {"gate": False} if args.no_gate else {}
+    if args.pretrained:
+        overrides["pretrained"] = str(args.pretrained)
     run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate,
-        overrides={"gate": False} if args.no_gate else None)
+        overrides=overrides or None)
     return 0
 
 

@@ -58,7 +58,7 @@ PROFILES = {
                  variants={"realfix": 5, "advisory": 5, "codeql": 5, "bandit": 5, "corpus:vuln": 5,
                            "corpus:hard-negative": 3, "synth": 1, "benign": 1, "default": 1},
                  epochs=3.0, max_steps=None, lr=1.5e-3, batch_tokens=4096, benign_val_eval=2500, mlm_batch=16,
-                 pair_variants={"realfix": 5, "advisory": 4, "synth": 1}, pair_batch=4, mlm_time_limit=3000,
+                 pair_variants={"realfix": 5, "advisory": 4, "synth": 1}, pair_batch=4, mlm_time_limit=3300,
                  ft_time_limit=3600, calib_max_fpr=0.015),
 }
 
@@ -487,8 +487,9 @@ def write_quiet_set(out: Path, profile: str = "full", seed: int = 1234) -> int:
     return len(picked)
 
 
-def pretrain_only(profile: str = "full", seed: int = 1234) -> dict:
-    """`run.py --pretrain`: masked-LM pretraining on the corpus, written to training/pretrained/."""
+def pretrain_only(profile: str = "full", seed: int = 1234, checkpoint: Path | None = None) -> dict:
+    """`run.py --pretrain`: masked-LM pretraining on the corpus, written to `checkpoint` (default
+    training/pretrained/; the smoke and quick profiles write nothing unless given one)."""
     from .pretrain import CHECKPOINT, pretrain
 
     cfg = dict(PROFILES[profile])
@@ -496,7 +497,7 @@ def pretrain_only(profile: str = "full", seed: int = 1234) -> dict:
     _seed_all(seed)
     rows, files, sha = corpus_rows_and_files(cfg)
     _, _, recipe = pretrain(files, rows, sha, cfg, len(Catalogue().labels), MAX_LENGTH, seed,
-                            out=CHECKPOINT if profile == "full" else None)
+                            out=checkpoint or (CHECKPOINT if profile == "full" else None))
     return recipe
 
 
@@ -509,7 +510,7 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
 
     rows, corpus_files, corpus_sha = corpus
     timer.start("mlm_pretrain")
-    loaded = load_checkpoint(CHECKPOINT, corpus_sha, cfg, len(labels), MAX_LENGTH)
+    loaded = load_checkpoint(Path(cfg.get("pretrained") or CHECKPOINT), corpus_sha, cfg, len(labels), MAX_LENGTH)
     if loaded is None:
         loaded = pretrain(corpus_files, rows, corpus_sha, cfg, len(labels), MAX_LENGTH, seed)
         mlm_info = dict(loaded[2]["mlm"], reused_checkpoint=False)
