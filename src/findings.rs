@@ -626,7 +626,7 @@ mod tests {
         let labels = vec!["CWE-89".to_string()];
         let scores = one_label(&[0.99, 0.2, 0.1, 0.1], &[0.9; 4]);
         let found = candidates_from_scores(
-            &[changed.clone()],
+            std::slice::from_ref(&changed),
             std::slice::from_ref(&snippet),
             std::slice::from_ref(&scores),
             &cwe89(&labels),
