@@ -8,6 +8,26 @@ def _f(x, pct=False):
     return f"{100 * x:.1f} %" if pct else f"{x:.3f}"
 
 
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson interval of a proportion k/n: how far a figure of n held-out cases can move by chance."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _sampling_error(rows: list[tuple[str, float, int]]) -> str:
+    """One sentence: the 95 % interval of each (name, proportion, n), so that runs are compared with their noise."""
+    parts = []
+    for name, p, n in rows:
+        lo, hi = wilson_interval(round(p * n), n)
+        parts.append(f"{name} {100 * p:.1f} % of {n}: {100 * lo:.1f}-{100 * hi:.1f} %")
+    return ("Sampling error (95 % Wilson interval; another run whose figure falls inside it is not told apart from "
+            "this one by these sets): " + "; ".join(parts) + ".\n")
+
+
 def _target(val, goal, higher=True):
     if val is None:
         return "n/a"
@@ -276,6 +296,8 @@ def _real_code_section(a, rc: dict) -> None:
               f"| precision > Bandit at >= its recall | P {_f(m['precision'])} R {_f(m['recall'])} | P {_f(b['precision'])} "
               f"R {_f(b['recall'])} | labelling rule: P {_f(r['precision'])} R {_f(r['recall'])} |")
     a("")
+    a(_sampling_error([("Bandit's ground", g["recall"], g["findings"]), ("fragments", fg["recall"], fg["findings"]),
+                       ("fix pairs", fp["shipped"]["vul_flagged_fix_not"], fp["shipped"]["pairs"])]))
     a("Per Bandit check (held-out ground, shipped thresholds): " + ", ".join(
         f"{k} {v['found']}/{v['n']}" for k, v in g["per_label"].items()) + ".\n")
     a(f"Quiet set, model findings by label: {q['model_by_label']}; Bandit (severity >= medium) by check: "
