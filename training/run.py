@@ -8,6 +8,7 @@
     python training/run.py --pretrain              # (re)pretrain the encoder on the corpus: training/pretrained/
     python training/run.py --corpus-manifest       # re-pin training/corpus/packages.txt into corpus/manifest.tsv
     python training/run.py --write-quiet-set DIR   # the quiet set's files, to read `hunkguard check DIR` by hand
+    python training/run.py --compare A B           # two trained models' held-out figures, case by case
 """
 from __future__ import annotations
 
@@ -42,9 +43,24 @@ def main(argv=None) -> int:
     ap.add_argument("--write-quiet-set", type=Path, default=None, metavar="DIR",
                     help="write the quiet set (held-out application code the card's quiet figure is measured on) "
                          "into DIR/<package>/<path> and stop")
+    ap.add_argument("--compare", type=Path, nargs=2, default=None, metavar=("A", "B"),
+                    help="compare the held-out figures of two model folders (or manifests) case by case and stop")
     args = ap.parse_args(argv)
     profile = args.profile or ("smoke" if args.smoke else "full")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.compare:
+        import json
+
+        from hunkguard_train.realeval import compare_manifests
+
+        manifests = [p / "manifest.json" if p.is_dir() else p for p in args.compare]
+        missing = [str(p) for p in manifests if not p.is_file()]
+        if missing:
+            logging.error("--compare: no manifest at %s", ", ".join(missing))
+            return 2
+        a, b = (json.loads(p.read_text()) for p in manifests)
+        print("\n".join(compare_manifests(a, b)))
+        return 0
     if args.corpus_manifest:
         from hunkguard_train.corpus import resolve_manifest
 

@@ -78,6 +78,7 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
     per = Counter()
     per_found = Counter()
     copies = defaultdict(list)
+    missed = []
     for r, e, th in zip(results, exs, th_rows):
         fs = findings_of(r, th, labels, line_th)
         for i, ls in enumerate(e.lines.labels):
@@ -87,6 +88,8 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
                 ok = any(family(lab) & family(l) and any(abs(j - i) <= 1 for j in lines) for l, lines, _ in fs)
                 found += ok
                 per_found[lab] += ok
+                if not ok:
+                    missed.append(f"{e.uid}:{i + 1}:{lab}")
                 copies[distinct_key(e, i, lab)].append(ok)
         if fs and e.positive:
             tp_findings += 1
@@ -97,6 +100,8 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
     return {"findings": total, "found": found, "recall": round(found / total, 4) if total else None,
             **distinct_recall(copies),
             "per_label": {l: {"n": per[l], "found": per_found[l]} for l in sorted(per)},
+            # which ones, so that two runs are compared case by case (`run.py --compare`)
+            "missed": sorted(missed),
             "cwe_family_right_on_tp": round(fam_right / tp_findings, 4) if tp_findings else None,
             "flagged_line_labelled_on_tp": round(line_hit / tp_findings, 4) if tp_findings else None}
 
@@ -157,7 +162,8 @@ def fix_pairs(results: list[dict], exs: list[Example], th_rows: list[np.ndarray]
         if e.origin in ("realfix", "advisory") and e.pair:
             by[e.pair]["vul" if e.positive else "fix"] = (r, e, th)
     n = ok = vul_flagged = fix_flagged = 0
-    for d in by.values():
+    failed = []
+    for pair, d in sorted(by.items()):
         if "vul" not in d or "fix" not in d:
             continue
         (rv, ev, tv), (rf, _, tf) = d["vul"], d["fix"]
@@ -165,10 +171,28 @@ def fix_pairs(results: list[dict], exs: list[Example], th_rows: list[np.ndarray]
         a, b = rv["seq"][c] >= tv[c], rf["seq"][c] >= tf[c]
         n += 1
         ok += bool(a and not b)
+        if not (a and not b):
+            failed.append(pair)
         vul_flagged += bool(a)
         fix_flagged += bool(b)
     return {"pairs": n, "vul_flagged_fix_not": round(ok / n, 4) if n else None,
-            "vul_flagged": round(vul_flagged / n, 4) if n else None, "fix_flagged": round(fix_flagged / n, 4) if n else None}
+            "vul_flagged": round(vul_flagged / n, 4) if n else None, "fix_flagged": round(fix_flagged / n, 4) if n else None,
+            "failed": failed}
+
+
+def paired_difference(missed_a: list[str], missed_b: list[str], n: int) -> dict:
+    """Two models on the same n held-out cases, case by case: how many only A gets right, how many only B, and
+    the exact two-sided sign (McNemar) test of those discordant cases. A difference in recall that rests on a
+    handful of discordant cases is chance; this says how likely."""
+    from math import comb
+
+    ma, mb = set(missed_a), set(missed_b)
+    only_a, only_b = len(mb - ma), len(ma - mb)
+    d = only_a + only_b
+    k = min(only_a, only_b)
+    p = min(1.0, 2 * sum(comb(d, i) for i in range(k + 1)) / 2 ** d) if d else 1.0
+    return {"n": n, "right_a": n - len(ma), "right_b": n - len(mb), "only_a": only_a, "only_b": only_b,
+            "p_value": round(p, 4)}
 
 
 def bandit_family_recall(preds: list[set], exs: list[Example]) -> dict:
@@ -279,4 +303,33 @@ def context_eval(results: list[dict], cases: list[dict], th: np.ndarray, labels:
         out[name] = {"model": pr(1, subset), "labelling_rule": pr(2, subset),
                      "bandit": {"n": len(sel), "vulnerable": pos, "precision": round(pos / len(sel), 4) if sel else None,
                                 "recall": 1.0 if pos else None}}
+    return out
+
+
+# (row, path to the figure's block in metrics.real_code, field with the block's case count, field with its misses)
+COMPARED = (("Bandit's ground", ("bandit_ground", "shipped"), "findings", "missed"),
+            ("fragments", ("bandit_ground_fragments", "shipped"), "findings", "missed"),
+            ("fix pairs", ("fix_pairs", "shipped"), "pairs", "failed"))
+
+
+def compare_manifests(a: dict, b: dict) -> list[str]:
+    """`run.py --compare A B`: the held-out figures of two models case by case, one line per figure."""
+    out = []
+    for name, path, n_key, miss_key in COMPARED:
+        blocks = []
+        for m in (a, b):
+            x = m.get("metrics", {}).get("real_code", {})
+            for k in path:
+                x = x.get(k, {})
+            blocks.append(x)
+        xa, xb = blocks
+        if not xa or not xb:
+            out.append(f"{name}: not measured in both")
+            continue
+        if xa.get(n_key) != xb.get(n_key) or miss_key not in xa or miss_key not in xb:
+            out.append(f"{name}: {xa.get(n_key)} vs {xb.get(n_key)} cases, no common case list to pair them")
+            continue
+        d = paired_difference(xa[miss_key], xb[miss_key], xa[n_key])
+        out.append(f"{name}: A {d['right_a']}/{d['n']}, B {d['right_b']}/{d['n']}; only A right {d['only_a']}, "
+                   f"only B right {d['only_b']}; sign test p = {d['p_value']}")
     return out

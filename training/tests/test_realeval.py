@@ -39,3 +39,60 @@ def test_ground_recall_weighs_a_line_a_package_repeats_once():
     r = RE.bandit_family_recall(preds, exs)
     assert (r["findings"], r["found"], r["recall"]) == (4, 1, 0.25)
     assert (r["distinct"], r["recall_distinct"]) == (2, 0.5)
+
+
+def test_paired_difference_counts_the_cases_only_one_model_gets_right():
+    d = RE.paired_difference(["a", "b", "c"], ["c", "d"], n=10)
+    assert (d["right_a"], d["right_b"], d["only_a"], d["only_b"]) == (7, 8, 1, 2)
+    # 3 discordant cases split 1/2 is what chance gives: p = 1
+    assert d["p_value"] == 1.0
+    lopsided = RE.paired_difference([], [f"m{i}" for i in range(12)], n=100)
+    assert lopsided["only_a"] == 12 and lopsided["only_b"] == 0
+    assert lopsided["p_value"] < 0.001  # 2 / 2**12
+    assert RE.paired_difference(["x"], ["x"], n=5)["p_value"] == 1.0
+
+
+def test_compare_manifests_pairs_cases_only_when_both_runs_list_them():
+    def manifest(missed, failed, n_frag=3):
+        return {"metrics": {"real_code": {
+            "bandit_ground": {"shipped": {"findings": 4, "missed": missed}},
+            "bandit_ground_fragments": {"shipped": {"findings": n_frag, "missed": []}},
+            "fix_pairs": {"shipped": {"pairs": 2, "failed": failed}}}}}
+
+    lines = RE.compare_manifests(manifest(["g1"], ["p1"]), manifest(["g1", "g2"], [], n_frag=4))
+    assert lines[0] == "Bandit's ground: A 3/4, B 2/4; only A right 1, only B right 0; sign test p = 1.0"
+    assert lines[1] == "fragments: 3 vs 4 cases, no common case list to pair them"
+    assert lines[2].startswith("fix pairs: A 1/2, B 2/2; only A right 0, only B right 1")
+    old = {"metrics": {"real_code": {"bandit_ground": {"shipped": {"findings": 4}}}}}
+    assert "no common case list" in RE.compare_manifests(old, manifest([], []))[0]
+    assert RE.compare_manifests({}, manifest([], []))[0] == "Bandit's ground: not measured in both"
+
+
+def test_ground_recall_and_fix_pairs_name_the_cases_they_miss():
+    from hunkguard_train.data import Example
+    from hunkguard_train.pycode import Lines
+
+    labels = ["CWE-78", "CWE-89"]
+    th = np.array([0.5, 0.5])
+
+    def result(seq, line):
+        ls = np.zeros((3, 2))
+        ls[line, :] = 0.9
+        return {"seq": np.array(seq), "line_scores": ls}
+
+    def ex(uid, label, line, kind="vuln", pair=None, origin="corpus"):  # line: 1-based
+        lines = Lines.from_code("a = 1\nb = 2\nc = 3", {line: {label}} if kind == "vuln" else None, set())
+        return Example(uid, lines, frozenset({label}) if kind == "vuln" else frozenset(), origin, uid, kind=kind,
+                       pair=pair)
+
+    exs = [ex("hit", "CWE-78", 2), ex("far", "CWE-78", 1), ex("silent", "CWE-89", 3)]
+    res = [result([0.9, 0.0], 1), result([0.9, 0.0], 2), result([0.0, 0.1], 2)]
+    g = RE.ground_recall(res, exs, [th] * 3, labels, 0.5)
+    assert g["found"] == 1 and g["missed"] == ["far:1:CWE-78", "silent:3:CWE-89"]
+
+    pairs = [ex("v1", "CWE-89", 1, pair="p1", origin="advisory"), ex("f1", "CWE-89", 1, kind="fix", pair="p1", origin="advisory"),
+             ex("v2", "CWE-89", 1, pair="p2", origin="advisory"), ex("f2", "CWE-89", 1, kind="fix", pair="p2", origin="advisory")]
+    # p1: vulnerable flagged, fix not (told apart); p2: both flagged
+    res = [result([0.0, 0.9], 0), result([0.0, 0.1], 0), result([0.0, 0.9], 0), result([0.0, 0.8], 0)]
+    fp = RE.fix_pairs(res, pairs, [th] * 4, labels)
+    assert fp["vul_flagged_fix_not"] == 0.5 and fp["failed"] == ["p2"]
