@@ -96,3 +96,22 @@ def test_ground_recall_and_fix_pairs_name_the_cases_they_miss():
     res = [result([0.0, 0.9], 0), result([0.0, 0.1], 0), result([0.0, 0.9], 0), result([0.0, 0.8], 0)]
     fp = RE.fix_pairs(res, pairs, [th] * 4, labels)
     assert fp["vul_flagged_fix_not"] == 0.5 and fp["failed"] == ["p2"]
+
+
+def test_run_compare_reads_two_model_folders_and_refuses_a_missing_one(tmp_path, capsys):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import run
+
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / "manifest.json").write_text(json.dumps({"metrics": {"real_code": {
+        "fix_pairs": {"shipped": {"pairs": 3, "failed": ["p1"]}}}}}))
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps({"metrics": {"real_code": {"fix_pairs": {"shipped": {"pairs": 3, "failed": []}}}}}))
+    assert run.main(["--compare", str(a), str(b)]) == 0
+    assert "fix pairs: A 2/3, B 3/3; only A right 0, only B right 1" in capsys.readouterr().out
+    assert run.main(["--compare", str(a), str(tmp_path / "nowhere")]) == 2
