@@ -58,7 +58,11 @@ def main(argv=None) -> int:
         if missing:
             logging.error("--compare: no manifest at %s", ", ".join(missing))
             return 2
-        a, b = (json.loads(p.read_text()) for p in manifests)
+        try:
+            a, b = (json.loads(p.read_text()) for p in manifests)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            logging.error("--compare: a manifest is not JSON (%s)", e)
+            return 2
         print("\n".join(compare_manifests(a, b)))
         return 0
     if args.corpus_manifest:

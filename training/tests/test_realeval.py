@@ -115,3 +115,5 @@ def test_run_compare_reads_two_model_folders_and_refuses_a_missing_one(tmp_path,
     assert run.main(["--compare", str(a), str(b)]) == 0
     assert "fix pairs: A 2/3, B 3/3; only A right 0, only B right 1" in capsys.readouterr().out
     assert run.main(["--compare", str(a), str(tmp_path / "nowhere")]) == 2
+    (tmp_path / "broken.json").write_text("{not json")
+    assert run.main(["--compare", str(a), str(tmp_path / "broken.json")]) == 2
