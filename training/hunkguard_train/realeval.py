@@ -184,13 +184,11 @@ def paired_difference(missed_a: list[str], missed_b: list[str], n: int) -> dict:
     """Two models on the same n held-out cases, case by case: how many only A gets right, how many only B, and
     the exact two-sided sign (McNemar) test of those discordant cases. A difference in recall that rests on a
     handful of discordant cases is chance; this says how likely."""
-    from math import comb
+    from scipy.stats import binomtest
 
     ma, mb = set(missed_a), set(missed_b)
     only_a, only_b = len(mb - ma), len(ma - mb)
-    d = only_a + only_b
-    k = min(only_a, only_b)
-    p = min(1.0, 2 * sum(comb(d, i) for i in range(k + 1)) / 2 ** d) if d else 1.0
+    p = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
     return {"n": n, "right_a": n - len(ma), "right_b": n - len(mb), "only_a": only_a, "only_b": only_b,
             "p_value": round(p, 4)}
 
