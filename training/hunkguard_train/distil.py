@@ -55,8 +55,15 @@ SECRET_USE = re.compile(
 WEAK_HASH_USE = re.compile(r"passw|passwd|pwd|secret|\bsign|signature|hmac|credential|token|nonce|salt|otp\b|"
                            r"digest_?auth|authenticat|fingerprint_?cert|x509", re.I)
 NOT_SECRET_NAME = re.compile(r"type|url|uri|name|field|header|endpoint|path|prefix|suffix|format|label|param|env|"
-                             r"attr|column|message|prompt|regex|pattern|file|kind|mode|method|placeholder|help|title",
-                             re.I)
+                             r"attr|column|message|prompt|regex|pattern|file|kind|mode|method|placeholder|help|title|"
+                             r"template|(?<![a-z])owner|(?<![a-z])action", re.I)
+# Values that name a thing rather than being a secret: an environment variable or constant name
+# (`'CKAN_SOLR_PASSWORD'`), an action or field name in camelCase (`'changePassword'`), a dotted setting key or a
+# template path (`'api_token.jwt.encode.secret'`, `'account/password_reset'`), and documentation placeholders
+# (`'your_access_token'`, `'my_password'`, `'cs_...'`). Read in the held-out ground of model 0.4.0, where the
+# shortcut "a secret-named variable holding a string" taught all of these as credentials.
+NAMES_A_THING = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[A-Z][a-z]+)+|[a-z0-9_\-]+(?:[./][a-z0-9_\-]+)+")
+PLACEHOLDER = re.compile(r"^(?:your|my|enter|insert|replace|example|sample)[_\-]|\.\.\.|\u2026", re.I)
 NOT_A_SECRET = {
     "", "none", "null", "true", "false", "password", "passwd", "secret", "token", "bearer", "basic", "digest",
     "oauth", "oauth2", "access_token", "refresh_token", "id_token", "token_type", "api_key", "apikey", "x-api-key",
@@ -131,11 +138,13 @@ def decide(test_id: str, severity: str, confidence: str, line: str, around: str,
             return Verdict(None, "masked", f"{test_id}:no-literal")
         name, value = m.group(1), m.group(3)
         low = value.strip().lower()
-        if low in WEAK_DEFAULTS:
+        # a shipped "change me" default is a known secret (Superset's default SECRET_KEY, CVE-2023-27524)
+        if low in WEAK_DEFAULTS or re.search(r"change_?me|changeit", low):
             return Verdict(label, "positive", f"{test_id}:weak-default-credential")
         if (low in NOT_A_SECRET or len(value.strip()) < 4 or NOT_SECRET_NAME.search(name)
                 or re.search(r"\{\w*\}|%\(?\w*\)?s|\$\{|<\w+>|^https?://|^/|\s", value) or set(low) <= set("*x.-_ ")
-                or low == name.lower() or low in ("dummy", "test", "example", "placeholder", "fake", "foo", "bar")):
+                or low == name.lower() or low in ("dummy", "test", "example", "placeholder", "fake", "foo", "bar")
+                or NAMES_A_THING.fullmatch(value.strip()) or PLACEHOLDER.search(value.strip())):
             return Verdict(None, "safe", f"{test_id}:not-a-credential")
         if test_id == "B107" and not _looks_like_secret(value, name):
             return Verdict(None, "safe", f"{test_id}:not-a-credential")

