@@ -224,15 +224,11 @@ def load_synth(cat: Catalogue, stats: Counter, seed: int) -> list[Example]:
 
 # ------------------------------------------------------------------------------------------ benign real code
 def python_roots() -> list[tuple[str, Path]]:
-    """(prefix, dir) of the code we harvest benign chunks from: the standard library, the venv's
-    site-packages and the system's dist-packages."""
-    roots = [("stdlib", Path(sysconfig.get_paths()["stdlib"]))]
-    purelib = Path(sysconfig.get_paths()["purelib"])
-    roots.append(("site", purelib))
-    for p in ("/usr/lib/python3/dist-packages",):
-        if Path(p).is_dir() and Path(p) != purelib:
-            roots.append(("dist", Path(p)))
-    return roots
+    """(prefix, dir) of the code we harvest benign chunks from: the standard library only. The venv's
+    site-packages and the system's dist-packages differ from one machine to the next, and with them the training
+    data and the thresholds (session 8 measured 1.7 points of Bandit's ground between two machines with the same
+    weights); the pinned corpus brings the ordinary application code."""
+    return [("stdlib", Path(sysconfig.get_paths()["stdlib"]))]
 
 
 _SKIP_DIRS = {"__pycache__", "site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3", "turtledemo",
