@@ -79,3 +79,68 @@ def io_signature(path: Path) -> dict:
     return {"ir_version": m.ir_version, "opset": [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")][0],
             "inputs": {v.name: {"elem_type": v.type.tensor_type.elem_type, "shape": dims(v)} for v in m.graph.input},
             "outputs": {v.name: {"elem_type": v.type.tensor_type.elem_type, "shape": dims(v)} for v in m.graph.output}}
+
+
+def average_models(members: list[Path], dst: Path) -> None:
+    """One ONNX graph that runs every member on the same inputs and outputs the mean of their probabilities
+    (same input and output names as one member, so the runtime reads it like any model). The members must share
+    the tokenizer: they are fine-tunings of one pretrained encoder with different seeds."""
+    from onnx import compose, helper
+
+    if len(members) < 2:
+        raise ValueError("an average needs at least two models")
+    graphs, opsets = [], {}
+    for i, path in enumerate(members):
+        m = onnx.load(str(path))
+        if [v.name for v in m.graph.input] != INPUTS or [v.name for v in m.graph.output] != OUTPUTS:
+            raise ValueError(f"{path}: inputs/outputs are not {INPUTS} -> {OUTPUTS}")
+        for o in m.opset_import:
+            opsets[o.domain] = max(opsets.get(o.domain, 0), o.version)
+        graphs.append(compose.add_prefix(m, f"m{i}_", rename_inputs=False).graph)
+    first = graphs[0]
+    nodes = [n for g in graphs for n in g.node]
+    for name in OUTPUTS:
+        nodes.append(helper.make_node("Mean", [f"m{i}_{name}" for i in range(len(graphs))], [name],
+                                      name=f"mean_{name}"))
+    outputs = [helper.make_tensor_value_info(v.name[len("m0_"):], v.type.tensor_type.elem_type,
+                                             [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim])
+               for v in first.output]
+    graph = helper.make_graph(nodes, "hunkguard_average", list(first.input), outputs,
+                              initializer=[t for g in graphs for t in g.initializer],
+                              value_info=[v for g in graphs for v in g.value_info])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())])
+    model.ir_version = min(MAX_IR, onnx.load(str(members[0])).ir_version)
+    onnx.save(model, str(dst))
+    onnx.checker.check_model(onnx.load(str(dst)))
+
+
+def average_weights(members: list[Path], dst: Path) -> None:
+    """One fp32 graph whose weights are the mean of the members' weights (a "model soup"): the cost of one model.
+    It only makes sense for fine-tunings that started from the same weights (`member_seed` keeps the initial
+    weights); the members must be fp32 exports of one architecture, initializer for initializer."""
+    from onnx import numpy_helper
+
+    if len(members) < 2:
+        raise ValueError("an average needs at least two models")
+    models = [onnx.load(str(p)) for p in members]
+    first = models[0]
+    inits = [{t.name: t for t in m.graph.initializer} for m in models]
+    ops = [[n.op_type for n in m.graph.node] for m in models]
+    if any(set(i) != set(inits[0]) for i in inits) or any(o != ops[0] for o in ops):
+        raise ValueError("the members are not one architecture: their graphs differ")
+    averaged = []
+    for t in first.graph.initializer:
+        arrays = [numpy_helper.to_array(i[t.name]) for i in inits]
+        if any(a.shape != arrays[0].shape for a in arrays):
+            raise ValueError(f"initializer {t.name} has different shapes in the members")
+        if np.issubdtype(arrays[0].dtype, np.floating):
+            value = np.mean(np.stack(arrays).astype(np.float64), axis=0).astype(arrays[0].dtype)
+        elif all(np.array_equal(a, arrays[0]) for a in arrays):
+            value = arrays[0]  # shapes, indices: constants of the architecture
+        else:
+            raise ValueError(f"integer initializer {t.name} differs between the members")
+        averaged.append(numpy_helper.from_array(value, t.name))
+    del first.graph.initializer[:]
+    first.graph.initializer.extend(averaged)
+    onnx.save(first, str(dst))
+    _fix_ir(dst)

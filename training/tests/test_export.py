@@ -3,7 +3,10 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from hunkguard_train.export import check_against_torch, export_onnx, io_signature, quantize
+import pytest
+
+from hunkguard_train.export import (average_models, average_weights, check_against_torch, export_onnx, io_signature,
+                                    quantize)
 from hunkguard_train.model import HunkNet
 
 
@@ -45,3 +48,55 @@ def test_padding_does_not_change_scores(tmp_path):
     att = np.concatenate([np.ones((1, 5)), np.zeros((1, 6))], axis=1).astype(np.int64)
     s2, t2 = sess.run(None, {"input_ids": pad, "attention_mask": att})
     assert np.abs(s1 - s2).max() < 1e-5 and np.abs(t1 - t2[:, :5]).max() < 1e-5
+
+
+def test_an_average_of_models_reads_like_one_model_and_outputs_their_mean(tmp_path):
+    paths, outs = [], []
+    ids = np.random.default_rng(2).integers(5, 300, size=(2, 9)).astype(np.int64)
+    att = np.ones_like(ids)
+    att[1, 6:] = 0
+    for seed in (3, 4):
+        torch.manual_seed(seed)
+        net = HunkNet(vocab=300, n_labels=4, d=32, layers=1, heads=2, ff=64, max_len=64).eval()
+        p = tmp_path / f"m{seed}.onnx"
+        export_onnx(net, p)
+        q = tmp_path / f"q{seed}.onnx"
+        quantize(p, q)  # the shipped members are int8
+        paths.append(q)
+        outs.append(ort.InferenceSession(str(q), providers=["CPUExecutionProvider"]).run(
+            None, {"input_ids": ids, "attention_mask": att}))
+    avg = tmp_path / "avg.onnx"
+    average_models(paths, avg)
+    sig, one = io_signature(avg), io_signature(paths[0])
+    assert sig["inputs"] == one["inputs"] and sig["outputs"] == one["outputs"] and sig["ir_version"] <= 8
+    s, t = ort.InferenceSession(str(avg), providers=["CPUExecutionProvider"]).run(
+        None, {"input_ids": ids, "attention_mask": att})
+    assert np.abs(s - (outs[0][0] + outs[1][0]) / 2).max() < 1e-6
+    assert np.abs(t - (outs[0][1] + outs[1][1]) / 2).max() < 1e-6
+    assert np.abs(outs[0][0] - outs[1][0]).max() > 1e-3, "two seeds that agree would test nothing"
+    with pytest.raises(ValueError):
+        average_models(paths[:1], tmp_path / "one.onnx")
+
+
+def test_an_average_of_weights_is_one_model_with_the_mean_weights(tmp_path):
+    torch.manual_seed(5)
+    a = HunkNet(vocab=300, n_labels=4, d=32, layers=1, heads=2, ff=64, max_len=64).eval()
+    b = HunkNet(vocab=300, n_labels=4, d=32, layers=1, heads=2, ff=64, max_len=64).eval()
+    mean = HunkNet(vocab=300, n_labels=4, d=32, layers=1, heads=2, ff=64, max_len=64).eval()
+    with torch.no_grad():
+        for pa, pb, pm in zip(a.parameters(), b.parameters(), mean.parameters()):
+            pm.copy_((pa + pb) / 2)
+    paths = []
+    for name, net in (("a", a), ("b", b)):
+        paths.append(tmp_path / f"{name}.onnx")
+        export_onnx(net, paths[-1])
+    soup = tmp_path / "soup.onnx"
+    average_weights(paths, soup)
+    assert io_signature(soup) == io_signature(paths[0])
+    assert soup.stat().st_size < 1.2 * paths[0].stat().st_size, "one model's size, not two"
+    assert check_against_torch(mean, soup) < 1e-4
+    assert check_against_torch(a, soup) > 1e-3, "the soup must differ from a member"
+    other = HunkNet(vocab=300, n_labels=4, d=32, layers=2, heads=2, ff=64, max_len=64).eval()
+    export_onnx(other, tmp_path / "other.onnx")
+    with pytest.raises(ValueError):
+        average_weights([paths[0], tmp_path / "other.onnx"], tmp_path / "bad.onnx")
