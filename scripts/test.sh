@@ -49,4 +49,16 @@ cmp "$smoke/model.onnx" "$smoke/recalibrated/model.onnx"
 # new thresholds are not a new model: the recalibrated manifest keeps the weights' version
 test "$(grep '"version"' "$smoke/manifest.json")" = "$(grep '"version"' "$smoke/recalibrated/manifest.json")"
 cargo run --quiet --locked -- model --model-dir "$smoke/recalibrated" --device cpu | tail -n 4
-echo "2 passed, 0 failed: smoke model and its recalibration load and report their labels"
+echo "== A second smoke member, and the two averaged (weights, then probabilities), loaded back by the Rust binary"
+.venv/bin/python training/run.py --smoke --member-seed 1234 --out "$smoke/m1" 2>&1 | tail -n 1
+.venv/bin/python training/run.py --smoke --member-seed 99 --out "$smoke/m2" 2>&1 | tail -n 1
+grep -q '"member_seed": 99' "$smoke/m2/manifest.json"
+! cmp -s "$smoke/m1/model.onnx" "$smoke/m2/model.onnx"
+.venv/bin/python training/run.py --smoke --average "$smoke/m1" "$smoke/m2" --average-of weights --out "$smoke/soup" 2>&1 | tail -n 1
+grep -q 'averages the weights of 2 fine-tunings' "$smoke/soup/MODEL_CARD.md"
+! cmp -s "$smoke/m1/model.onnx" "$smoke/soup/model.onnx"
+cargo run --quiet --locked -- model --model-dir "$smoke/soup" --device cpu | tail -n 2
+.venv/bin/python training/run.py --smoke --average "$smoke/m1" "$smoke/m2" --out "$smoke/mean" 2>&1 | tail -n 1
+grep -q 'averages the probabilities of 2 fine-tunings' "$smoke/mean/MODEL_CARD.md"
+cargo run --quiet --locked -- model --model-dir "$smoke/mean" --device cpu | tail -n 2
+echo "4 passed, 0 failed: smoke model, its recalibration and two averages of two members load and report their labels"

@@ -9,6 +9,8 @@
     python training/run.py --corpus-manifest       # re-pin training/corpus/packages.txt into corpus/manifest.tsv
     python training/run.py --write-quiet-set DIR   # the quiet set's files, to read `hunkguard check DIR` by hand
     python training/run.py --compare A B           # two trained models' held-out figures, case by case
+    python training/run.py --member-seed 2 --out DIR   # a member: the same data and split, another training draw
+    python training/run.py --average A B           # average members A and B into one graph, calibrate, evaluate
 """
 from __future__ import annotations
 
@@ -45,6 +47,15 @@ def main(argv=None) -> int:
                          "into DIR/<package>/<path> and stop")
     ap.add_argument("--compare", type=Path, nargs=2, default=None, metavar=("A", "B"),
                     help="compare the held-out figures of two model folders (or manifests) case by case and stop")
+    ap.add_argument("--member-seed", type=int, default=None, metavar="K",
+                    help="train with seed K (head init, dropout, windows, batches) while the data, split and validation "
+                         "sample stay those of --seed: a member that --average can combine with others")
+    ap.add_argument("--average", type=Path, nargs="+", default=None, metavar="DIR",
+                    help="average the models in two or more DIRs (members of one recipe) into one graph, then "
+                         "calibrate, evaluate and write it to --out as --recalibrate does")
+    ap.add_argument("--average-of", choices=["probabilities", "weights"], default="probabilities",
+                    help="with --average: run every member and average their outputs (the cost of all of them), or "
+                         "average their weights into one model (the cost of one)")
     args = ap.parse_args(argv)
     profile = args.profile or ("smoke" if args.smoke else "full")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,11 +92,21 @@ def main(argv=None) -> int:
 
         pretrain_only(profile=profile, seed=args.seed, checkpoint=args.pretrained)
         return 0
-    from hunkguard_train.pipeline import run
+    from hunkguard_train.pipeline import average, run
 
     overrides = {"gate": False} if args.no_gate else {}
     if args.pretrained:
         overrides["pretrained"] = str(args.pretrained)
+    if args.average:
+        try:
+            average(args.out, args.average, profile=profile, seed=args.seed, work_dir=args.work,
+                    overrides=overrides or None, of=args.average_of)
+        except ValueError as e:
+            logging.error("--average: %s", e)
+            return 2
+        return 0
+    if args.member_seed is not None:
+        overrides["member_seed"] = args.member_seed
     run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate,
         overrides=overrides or None)
     return 0

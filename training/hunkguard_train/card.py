@@ -112,7 +112,16 @@ def model_card(m: dict, cat, refs: dict) -> str:
     a("Pair ranking loss: each fine-tuning step also scores vulnerable/fixed twins (realfix train pairs and synthetic "
       "pairs, augmented identically) with a margin loss on the pair's label.\n")
     a("Timings (s): " + ", ".join(f"{k} {v}" for k, v in (t or {}).items()) + "\n")
-    if tr.get("recalibrated"):
+    if tr.get("members"):
+        ms = tr["members"]
+        what = ("the weights" if tr.get("averaged") == "weights" else "the probabilities")
+        a(f"The shipped graph averages {what} of {len(ms)} fine-tunings of this recipe that start from the same weights "
+          f"and differ only in their training seed (member seeds {', '.join(str(x['member_seed']) for x in ms)}; "
+          f"fine-tuning steps {', '.join(str(x['finetune']['steps']) for x in ms)}), built by `training/run.py --average"
+          f"{' --average-of weights' if tr.get('averaged') == 'weights' else ''}` and calibrated and evaluated as one "
+          "model on the validation split that none of them trained on"
+          + (". The parameter count above is their sum" if tr.get("averaged") != "weights" else "") + ".\n")
+    elif tr.get("recalibrated"):
         a(f"Recalibrated on {tr['recalibrated']} (`training/run.py --recalibrate`): the weights are those of "
           f"{tr.get('recalibrated_from')}; thresholds, line threshold and every metric below were computed anew on "
           "the same validation split. The fp32 vs int8 comparison is from training time.\n")

@@ -27,7 +27,7 @@ from .train import finetune, make_items, make_pair_items
 
 log = logging.getLogger("hunkguard_train")
 
-VERSION = "0.4.0"
+VERSION = "0.8.0"
 MAX_LENGTH = 256
 STRIDE = 128
 
@@ -133,7 +133,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     corpus_ex = D.corpus_examples(chunks, split_of, cat, stats, seed, cfg["corpus_neg_per_pos"],
                                   cfg["corpus_max_neg_train"], cfg["corpus_max_neg_val"], cfg["corpus_max_pos_per_label"],
                                   cfg.get("corpus_max_lookalike", 0))
-    # installed packages harvested as benign code must not bring a held-out corpus package into training
+    # a benign module named like a held-out corpus package must not bring that package into training
     held_out = {p for p, sp in split_of.items() if sp == "val"}
     before = len(benign_ex)
     benign_ex = [e for e in benign_ex if normalise((e.family or "").split("/", 1)[-1]) not in held_out]
@@ -145,6 +145,9 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         for cand in (pkg, pkg.replace("python-", ""), f"django-{pkg}"):
             if cand in split_of:
                 forced[e.group] = split_of[cand]
+    # the standard library trains only: the false-alarm budget is measured on the held-out packages' ordinary code,
+    # which no model of any recipe has seen, so two models are calibrated on the same unseen code
+    forced.update({e.group: "train" for e in benign_ex})
     timer.start("data")
     all_ex = D.dedup(seed_ex + real_ex + adv_ex + corpus_ex + synth_ex + benign_ex, stats)
     train_ex, val_ex = D.split_examples(all_ex, seed, stats, forced)
@@ -319,6 +322,12 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = ["tokenizer.json", "manifest.json", "reference_scores.json", "MODEL_CARD.md", "model.onnx"]
+    if cfg.get("member_seed") and (stage / "model_fp32.onnx").exists():
+        # a member keeps its fp32 graph too: `average` can then average weights, not only probabilities
+        shutil.copy(stage / "model_fp32.onnx", final / "model_fp32.onnx")
+        written.append("model_fp32.onnx")
+    elif (out_dir / "model_fp32.onnx").exists():
+        (out_dir / "model_fp32.onnx").unlink()  # another model's weights must not stay beside this one
     if "gate" in manifest:
         written.append("gate.onnx")
     elif (out_dir / "gate.onnx").exists():
@@ -521,6 +530,13 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
         mlm_info = dict(loaded[2]["mlm"], reused_checkpoint=True, corpus_manifest_sha256=corpus_sha)
     tok, net, _ = loaded
     log.info("tokenizer: %d tokens in vocab", tok.get_vocab_size())
+    # `member_seed` varies what fine-tuning draws (windows, augmentation, batches, dropout) and nothing else: the
+    # data, the split, the validation sample and the initial weights (encoder and heads) stay those of `seed`, so
+    # members of one recipe start from one point and can be averaged (`average`)
+    member_seed = int(cfg.get("member_seed") or seed)
+    if member_seed != seed:
+        _seed_all(member_seed)
+    seed = member_seed
 
     timer.start("augment")
     pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
@@ -548,9 +564,66 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     diff_int8 = check_against_torch(net, q8)
     log.info("onnx vs torch: fp32 %.2e, int8 %.2e", diff_fp32, diff_int8)
     trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
-                            "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info},
+                            "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info,
+                            "member_seed": member_seed},
                "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}}
     return tok, {"fp32": fp32, "int8": q8}, trained
+
+
+def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int = 1234, work_dir: Path | None = None,
+            overrides: dict | None = None, of: str = "probabilities") -> dict:
+    """Average trained models into one graph, then calibrate, evaluate and write it as `run(recalibrate=...)` does.
+    `of="probabilities"` runs every member and averages their outputs (`export.average_models`: the cost of all
+    members); `of="weights"` averages the members' fp32 weights into one model and quantizes it
+    (`export.average_weights`: the cost of one). The members must be fine-tunings of one recipe that differ only in
+    `member_seed`: the same tokenizer, initial weights and data seed, hence the same validation split, which none
+    of them trained on."""
+    from .export import average_models, average_weights, quantize
+
+    members = [Path(m) for m in members]
+    if len(members) < 2:
+        raise ValueError(f"an average needs at least two model folders, got {len(members)}")
+    mans = []
+    for m in members:
+        if not (m / "manifest.json").is_file() or not (m / "model.onnx").is_file():
+            raise ValueError(f"{m}: not a model folder (manifest.json and model.onnx)")
+        mans.append(json.loads((m / "manifest.json").read_text()))
+    if len({(m / "tokenizer.json").read_bytes() for m in members}) != 1:
+        raise ValueError("the members do not share a tokenizer: they are not fine-tunings of one encoder")
+    work_dir = Path(work_dir or Path(__file__).resolve().parents[1] / "work")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if of == "weights":
+        missing = [str(m) for m in members if not (m / "model_fp32.onnx").is_file()]
+        if missing:
+            raise ValueError(f"averaging weights needs each member's fp32 graph (a --member-seed run writes "
+                             f"model_fp32.onnx); missing in {', '.join(missing)}")
+    elif of != "probabilities":
+        raise ValueError(f"nothing to average of {of!r}: probabilities or weights")
+    staged = Path(tempfile.mkdtemp(prefix="average_", dir=work_dir))
+    if of == "weights":
+        average_weights([m / "model_fp32.onnx" for m in members], staged / "model_fp32.onnx")
+        quantize(staged / "model_fp32.onnx", staged / "model.onnx")
+    else:
+        average_models([m / "model.onnx" for m in members], staged / "model.onnx")
+    shutil.copy(members[0] / "tokenizer.json", staged / "tokenizer.json")
+    trainings = [m["metrics"]["training"] for m in mans]
+    first = dict(trainings[0])
+    if of == "probabilities":
+        first["params"] = sum(t["params"] for t in trainings)
+    first["averaged"] = of
+    first["members"] = [{"version": m["version"], "member_seed": t.get("member_seed", seed), "params": t["params"],
+                         "finetune": t["finetune"]} for m, t in zip(mans, trainings)]
+    metrics = {"training": first, "fp32_vs_int8": mans[0]["metrics"].get("fp32_vs_int8"),
+               "timings_s": {f"member {i}": (m["metrics"].get("timings_s") or {}).get("total")
+                             for i, m in enumerate(mans)}}
+    now = dt.datetime.now(dt.timezone.utc)
+    manifest = {"version": f"{VERSION}+{now.strftime('%Y%m%d')}" + ("" if profile == "full" else f".{profile}"),
+                "quantized": of == "weights" or all(m.get("quantized") for m in mans), "metrics": metrics}
+    (staged / "manifest.json").write_text(json.dumps(manifest, default=_json_default))
+    try:
+        return run(out_dir, profile=profile, seed=seed, work_dir=work_dir, overrides=overrides, recalibrate=staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _load_trained(model_dir: Path, stage: Path) -> tuple:
