@@ -587,7 +587,14 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     for m in members:
         if not (m / "manifest.json").is_file() or not (m / "model.onnx").is_file():
             raise ValueError(f"{m}: not a model folder (manifest.json and model.onnx)")
-        mans.append(json.loads((m / "manifest.json").read_text()))
+        try:
+            man = json.loads((m / "manifest.json").read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{m}: manifest.json is not JSON ({e})") from None
+        training = man.get("metrics", {}).get("training", {}) if isinstance(man, dict) else {}
+        if not isinstance(man, dict) or "version" not in man or "finetune" not in training or "params" not in training:
+            raise ValueError(f"{m}: manifest.json was not written by this pipeline (no version or training facts)")
+        mans.append(man)
     if len({(m / "tokenizer.json").read_bytes() for m in members}) != 1:
         raise ValueError("the members do not share a tokenizer: they are not fine-tunings of one encoder")
     work_dir = Path(work_dir or Path(__file__).resolve().parents[1] / "work")

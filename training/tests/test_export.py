@@ -100,3 +100,30 @@ def test_an_average_of_weights_is_one_model_with_the_mean_weights(tmp_path):
     export_onnx(other, tmp_path / "other.onnx")
     with pytest.raises(ValueError):
         average_weights([paths[0], tmp_path / "other.onnx"], tmp_path / "bad.onnx")
+
+
+def test_run_average_refuses_what_it_cannot_average_with_a_one_line_error(tmp_path):
+    import json
+    import shutil
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "training"))
+    import run
+
+    shipped = root / "models"
+    out = ["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")]
+    assert run.main(["--average", str(shipped)] + out) == 2  # one member
+    assert run.main(["--average", str(shipped), str(tmp_path / "nowhere")] + out) == 2
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(shipped / "model.onnx", other / "model.onnx")
+    shutil.copy(shipped / "tokenizer.json", other / "tokenizer.json")
+    for broken in ("{not json", "5", json.dumps({"version": "x"})):
+        (other / "manifest.json").write_text(broken)
+        assert run.main(["--average", str(shipped), str(other)] + out) == 2, broken
+    # a member of the shipped kind without its fp32 graph cannot be averaged by weights
+    shutil.copy(shipped / "manifest.json", other / "manifest.json")
+    assert run.main(["--average", str(shipped), str(other), "--average-of", "weights"] + out) == 2
+    assert not (tmp_path / "out").exists(), "nothing is written when the members are refused"
