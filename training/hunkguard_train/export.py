@@ -89,9 +89,10 @@ def average_models(members: list[Path], dst: Path) -> None:
 
     if len(members) < 2:
         raise ValueError("an average needs at least two models")
-    graphs, opsets = [], {}
+    graphs, opsets, ir_version = [], {}, None
     for i, path in enumerate(members):
         m = onnx.load(str(path))
+        ir_version = ir_version or m.ir_version
         if [v.name for v in m.graph.input] != INPUTS or [v.name for v in m.graph.output] != OUTPUTS:
             raise ValueError(f"{path}: inputs/outputs are not {INPUTS} -> {OUTPUTS}")
         for o in m.opset_import:
@@ -109,9 +110,9 @@ def average_models(members: list[Path], dst: Path) -> None:
                               initializer=[t for g in graphs for t in g.initializer],
                               value_info=[v for g in graphs for v in g.value_info])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())])
-    model.ir_version = min(MAX_IR, onnx.load(str(members[0])).ir_version)
+    model.ir_version = ir_version
     onnx.save(model, str(dst))
-    onnx.checker.check_model(onnx.load(str(dst)))
+    _fix_ir(dst)
 
 
 def average_weights(members: list[Path], dst: Path) -> None:
