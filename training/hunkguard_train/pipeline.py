@@ -291,8 +291,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     manifest = {
         "name": "hunkguard-cwe",
         # a recalibrated model keeps the version of its weights: new thresholds do not make a new model
-        "version": (trained["training"]["recalibrated_from"] if recalibrate
-                    else f"{VERSION}+{now.strftime('%Y%m%d')}" + ("" if profile == "full" else f".{profile}")),
+        "version": trained["training"]["recalibrated_from"] if recalibrate else _new_version(profile),
         "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "labels": labels,
         "thresholds": thresholds,
@@ -623,14 +622,18 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     metrics = {"training": first, "fp32_vs_int8": mans[0]["metrics"].get("fp32_vs_int8"),
                "timings_s": {f"member {i}": (m["metrics"].get("timings_s") or {}).get("total")
                              for i, m in enumerate(mans)}}
-    now = dt.datetime.now(dt.timezone.utc)
-    manifest = {"version": f"{VERSION}+{now.strftime('%Y%m%d')}" + ("" if profile == "full" else f".{profile}"),
-                "quantized": of == "weights" or all(m.get("quantized") for m in mans), "metrics": metrics}
+    manifest = {"version": _new_version(profile), "quantized": of == "weights" or all(m.get("quantized") for m in mans), "metrics": metrics}
     (staged / "manifest.json").write_text(json.dumps(manifest, default=_json_default))
     try:
         return run(out_dir, profile=profile, seed=seed, work_dir=work_dir, overrides=overrides, recalibrate=staged)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def _new_version(profile: str) -> str:
+    """The version a newly trained (or newly averaged) model gets: VERSION, the day, and the profile unless full."""
+    day = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
+    return f"{VERSION}+{day}" + ("" if profile == "full" else f".{profile}")
 
 
 def _load_trained(model_dir: Path, stage: Path) -> tuple:
