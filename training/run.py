@@ -56,6 +56,13 @@ def main(argv=None) -> int:
     ap.add_argument("--average-of", choices=["probabilities", "weights"], default="probabilities",
                     help="with --average: run every member and average their outputs (the cost of all of them), or "
                          "average their weights into one model (the cost of one)")
+    ap.add_argument("--teacher", type=Path, default=None, metavar="DIR",
+                    help="fine-tune against the probabilities of the model in DIR (same tokenizer and labels, e.g. "
+                         "an --average of members) as well as the hard labels: one model learns what several know")
+    ap.add_argument("--distil-weight", type=float, default=0.5, metavar="A",
+                    help="with --teacher: the loss is (1 - A) * hard labels + A * teacher (default 0.5)")
+    ap.add_argument("--threads", type=int, default=2, metavar="N",
+                    help="CPU threads for torch and ONNX Runtime (default 2; 1 for a side job beside a training)")
     args = ap.parse_args(argv)
     profile = args.profile or ("smoke" if args.smoke else "full")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -95,6 +102,11 @@ def main(argv=None) -> int:
     from hunkguard_train.pipeline import average, run
 
     overrides = {"gate": False} if args.no_gate else {}
+    if args.threads != 2:
+        if args.threads < 1:
+            logging.error("--threads: %d is not a thread count", args.threads)
+            return 2
+        overrides["threads"] = args.threads
     if args.pretrained:
         overrides["pretrained"] = str(args.pretrained)
     if args.average:
@@ -107,6 +119,19 @@ def main(argv=None) -> int:
         return 0
     if args.member_seed is not None:
         overrides["member_seed"] = args.member_seed
+    if args.teacher:
+        from hunkguard_train.labels import Catalogue
+        from hunkguard_train.pipeline import check_teacher
+
+        if not 0.0 < args.distil_weight <= 1.0:
+            logging.error("--distil-weight: %s is not in (0, 1]", args.distil_weight)
+            return 2
+        try:
+            check_teacher(args.teacher, Catalogue().labels)
+        except ValueError as e:
+            logging.error("--teacher: %s", e)
+            return 2
+        overrides.update(teacher=str(args.teacher), distil_weight=args.distil_weight)
     run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate,
         overrides=overrides or None)
     return 0

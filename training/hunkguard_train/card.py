@@ -125,6 +125,10 @@ def model_card(m: dict, cat, refs: dict) -> str:
         a(f"Recalibrated on {tr['recalibrated']} (`training/run.py --recalibrate`): the weights are those of "
           f"{tr.get('recalibrated_from')}; thresholds, line threshold and every metric below were computed anew on "
           "the same validation split. The fp32 vs int8 comparison is from training time.\n")
+    if tr.get("teacher"):
+        a(f"Distilled: fine-tuning learned from model {tr['teacher']['version']}'s probabilities on every training "
+          f"window as well as from the labels (`training/run.py --teacher`; loss (1 - a) * labels + a * teacher, "
+          f"a = {tr['finetune'].get('distil_weight')}).\n")
     if tr.get("note"):
         a(f"Note on this model: {tr['note']}.\n")
     a("## Metrics on real code (validation split) vs Bandit 1.9.4\n")

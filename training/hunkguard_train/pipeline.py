@@ -23,7 +23,7 @@ from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signat
 from .labels import Catalogue
 from .pycode import Lines
 from .tok import CLS, PAD, SEP
-from .train import finetune, make_items, make_pair_items
+from .train import finetune, make_items, make_pair_items, teacher_targets
 
 log = logging.getLogger("hunkguard_train")
 
@@ -96,7 +96,9 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     (the split is a function of the data and the seed, so it is the split the model was trained against)."""
     cfg = dict(PROFILES[profile])
     cfg.update(overrides or {})
-    torch.set_num_threads(2)
+    # two cores: a side job (a recalibration beside a training) asks for one thread so as not to thrash the other
+    threads = int(cfg.get("threads", 2))
+    torch.set_num_threads(threads)
     _seed_all(seed)
     timer = Timer()
     t_start = time.time()
@@ -184,12 +186,12 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     timer.start("score_val")
     val_all = val_real + val_synth
     codes = [e.code for e in val_all]
-    res = {k: score_codes(onnx_predictor(p), tok, codes, MAX_LENGTH, STRIDE) for k, p in files.items()}
+    res = {k: score_codes(onnx_predictor(p, threads), tok, codes, MAX_LENGTH, STRIDE) for k, p in files.items()}
     # also hunk-like fragments of held-out benign code: the false-alarm rate the bot will see
     frng = random.Random(seed + 7)
     from .pycode import fragment
     ben_frag = [fragment(e.lines, frng, None) for e in val_benign]
-    ben_frag_res = {k: score_codes(onnx_predictor(p), tok, [f.code for f in ben_frag], MAX_LENGTH, STRIDE)
+    ben_frag_res = {k: score_codes(onnx_predictor(p, threads), tok, [f.code for f in ben_frag], MAX_LENGTH, STRIDE)
                     for k, p in files.items()}
 
     # ------------------------------------------------------------------ calibration + metrics
@@ -354,7 +356,8 @@ def _train_gate(final: Path, tok, manifest: dict, train_ex, val_ex, seed: int, c
     val = rng.sample(val, min(len(val), cfg.get("gate_val_codes", 3000)))
     return train_gate(final / "model.onnx", tok, train, val, final, seed,
                       [manifest["thresholds"][label] for label in manifest["labels"]], max_length=MAX_LENGTH,
-                      overlap=cfg.get("gate_overlap", 32), epochs=cfg.get("gate_epochs", 8))
+                      overlap=cfg.get("gate_overlap", 32), epochs=cfg.get("gate_epochs", 8),
+                      threads=int(cfg.get("threads", 2)))
 
 
 def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val_benign, chunks, corpus_files, rows,
@@ -366,7 +369,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     th = np.asarray(rep["thresholds"])
     line_th = float(rep["line_threshold"])
     th_x = [np.asarray(rep["fold_thresholds"][1 - int(f)]) for f in folds]
-    predict = onnx_predictor(model_path)
+    predict = onnx_predictor(model_path, int(cfg.get("threads", 2)))
     out: dict = {}
     # Bandit's ground, whole chunks and unparsable fragments of them
     idx = [i for i, e in enumerate(val_real) if e.origin == "corpus" and e.positive]
@@ -545,13 +548,21 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     n_items_pos = sum(int(it.seq.any()) for it in items)
     log.info("training windows: %d (%d positive), mean length %.1f", len(items), n_items_pos,
              np.mean([len(i.ids) for i in items]))
+    teacher = None
+    if cfg.get("teacher"):
+        timer.start("teacher")
+        teacher, predict = _teacher(Path(cfg["teacher"]), tok, labels, int(cfg.get("threads", 2)))
+        teacher_targets(items, predict)
+        log.info("teacher %s scored %d windows", teacher["version"], len(items))
+        timer.start("augment")
 
     n_params = sum(p.numel() for p in net.parameters())
     log.info("model: %d parameters %s", n_params, net.config)
     timer.start("finetune")
     ft_info = finetune(net, items, cfg["epochs"], cfg["lr"], cfg["batch_tokens"], seed,
                        time_limit_s=cfg.get("ft_time_limit"), max_steps=cfg.get("max_steps"), pairs=pairs,
-                       pair_batch=cfg.get("pair_batch", 8))
+                       pair_batch=cfg.get("pair_batch", 8),
+                       distil_weight=float(cfg.get("distil_weight", 0.5)) if teacher else 0.0)
     log.info("finetune: %s", ft_info)
 
     timer.start("export")
@@ -564,7 +575,7 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     log.info("onnx vs torch: fp32 %.2e, int8 %.2e", diff_fp32, diff_int8)
     trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
                             "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info,
-                            "member_seed": member_seed},
+                            "member_seed": member_seed, **({"teacher": teacher} if teacher else {})},
                "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}}
     return tok, {"fp32": fp32, "int8": q8}, trained
 
@@ -634,6 +645,32 @@ def _new_version(profile: str) -> str:
     """The version a newly trained (or newly averaged) model gets: VERSION, the day, and the profile unless full."""
     day = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
     return f"{VERSION}+{day}" + ("" if profile == "full" else f".{profile}")
+
+
+def check_teacher(model_dir: Path, labels: list[str]) -> dict:
+    """What `run` needs of a teacher folder, checked before any data is read: a model this pipeline wrote, with
+    this catalogue's labels in this order. Returns the manifest; raises ValueError with what is wrong."""
+    mf = model_dir / "manifest.json"
+    if not (model_dir / "model.onnx").is_file() or not (model_dir / "tokenizer.json").is_file():
+        raise ValueError(f"{model_dir} holds no model.onnx and tokenizer.json")
+    try:
+        m = json.loads(mf.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{mf} is not a readable manifest ({e})") from e
+    if not isinstance(m, dict) or m.get("labels") != labels or m.get("outputs") != OUTPUTS:
+        raise ValueError(f"{model_dir} is not a model of this catalogue (labels or outputs differ)")
+    return m
+
+
+def _teacher(model_dir: Path, tok, labels: list[str], threads: int) -> tuple[dict, object]:
+    """The teacher's facts for the manifest and its predictor. Its tokenizer must be the run's: the student's
+    token ids go to it unchanged."""
+    from tokenizers import Tokenizer
+
+    m = check_teacher(model_dir, labels)
+    if Tokenizer.from_file(str(model_dir / "tokenizer.json")).get_vocab() != tok.get_vocab():
+        raise ValueError(f"{model_dir}: the teacher's tokenizer is not this run's")
+    return {"version": m.get("version"), "dir": model_dir.name}, onnx_predictor(model_dir / "model.onnx", threads)
 
 
 def _load_trained(model_dir: Path, stage: Path) -> tuple:

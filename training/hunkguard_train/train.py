@@ -26,6 +26,9 @@ class Item:
     m: np.ndarray  # [n] uint8 token-loss mask
     seq: np.ndarray  # [L] float32
     origin: str
+    # a teacher's probabilities for this very window (`teacher_targets`): [L] and [n, L] float16, or None
+    soft_seq: np.ndarray | None = None
+    soft_tok: np.ndarray | None = None
 
 
 def _variant(ex: Example, rng: random.Random, frag: bool, pool: list[Lines]) -> Lines:
@@ -167,6 +170,49 @@ def collate(items: list[Item], idx: list[int], n_labels: int):
             torch.from_numpy(seq))
 
 
+def teacher_targets(items: list[Item], predict, batch_tokens: int = 8192) -> None:
+    """Score every training window with a teacher model (`predict(ids, att) -> (seq_probs, token_probs)`, an
+    exported model of the same tokenizer and labels) and keep its probabilities on the item: fine-tuning can then
+    learn the teacher's graded judgement beside the hard labels. The window is the one `collate` builds, so the
+    teacher reads exactly what the student reads."""
+    order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
+    i = 0
+    while i < len(order):
+        T = len(items[order[i]].ids) + 2
+        j = i + 1
+        while j < len(order) and (len(items[order[j]].ids) + 2) * (j - i + 1) <= batch_tokens:
+            j += 1
+        idx = order[i:j]
+        T = max(len(items[k].ids) for k in idx) + 2
+        ids = np.full((len(idx), T), PAD, dtype=np.int64)
+        att = np.zeros((len(idx), T), dtype=np.int64)
+        for r, k in enumerate(idx):
+            n = len(items[k].ids)
+            ids[r, 0], ids[r, 1:n + 1], ids[r, n + 1] = CLS, items[k].ids, SEP
+            att[r, :n + 2] = 1
+        s, t = predict(ids, att)
+        for r, k in enumerate(idx):
+            n = len(items[k].ids)
+            items[k].soft_seq = np.asarray(s[r], dtype=np.float16)
+            items[k].soft_tok = np.asarray(t[r, 1:n + 1], dtype=np.float16)
+        i = j
+
+
+def collate_soft(items: list[Item], idx: list[int], T: int):
+    """The teacher's targets of a batch, padded like `collate`: seq [B, L], tok [B, T, L], and the mask of the
+    content tokens (every token the teacher scored, unknown-CWE lines included: the teacher has an opinion there)."""
+    L = len(items[idx[0]].soft_seq)
+    seq = np.zeros((len(idx), L), dtype=np.float32)
+    tok = np.zeros((len(idx), T, L), dtype=np.float32)
+    m = np.zeros((len(idx), T), dtype=np.float32)
+    for b, i in enumerate(idx):
+        n = len(items[i].ids)
+        seq[b] = items[i].soft_seq
+        tok[b, 1:n + 1] = items[i].soft_tok
+        m[b, 1:n + 1] = 1.0
+    return torch.from_numpy(seq), torch.from_numpy(tok), torch.from_numpy(m)
+
+
 def _lr(step: int, total: int, base: float, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -239,7 +285,13 @@ def mlm_pretrain(net: HunkNet, tok, texts: list[str], steps: int, batch: int, ma
 def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batch_tokens: int, seed: int,
              tok_weight: float = 0.5, seq_pos_weight: float = 2.0, tok_pos_weight: float = 4.0,
              time_limit_s: float | None = None, max_steps: int | None = None,
-             pairs: list | None = None, pair_batch: int = 8, pair_weight: float = 1.0, pair_margin: float = 2.0) -> dict:
+             pairs: list | None = None, pair_batch: int = 8, pair_weight: float = 1.0, pair_margin: float = 2.0,
+             distil_weight: float = 0.0) -> dict:
+    """Fine-tune on the items' hard labels; with `distil_weight` a > 0 (every item holding a teacher's targets,
+    `teacher_targets`), the window and token losses are (1 - a) * hard + a * the cross-entropy against the
+    teacher's probabilities (no positive weights: the teacher's probabilities are the target as they are)."""
+    if distil_weight and any(it.soft_seq is None for it in items):
+        raise ValueError("distil_weight > 0 needs a teacher's targets on every item (teacher_targets)")
     rng = random.Random(seed)
     L = net.config["n_labels"]
     first = batches(items, max_batch_tokens, rng)
@@ -255,6 +307,7 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
     step = 0
     losses = []
     losses_p = [0.0]
+    losses_k = [0.0]
     ep = 0
     plan = first
     stop = False
@@ -274,6 +327,13 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
             lt = F.binary_cross_entropy_with_logits(t_log, y, pos_weight=tpw, reduction="none").sum(-1)
             lt = (lt * m).sum() / m.sum().clamp(min=1.0)
             loss = ls + tok_weight * lt
+            if distil_weight:
+                sseq, stok, sm = collate_soft(items, bidx, ids.shape[1])
+                ks = F.binary_cross_entropy_with_logits(s_log, sseq, reduction="sum") / len(bidx)
+                kt = F.binary_cross_entropy_with_logits(t_log, stok, reduction="none").sum(-1)
+                kt = (kt * sm).sum() / sm.sum().clamp(min=1.0)
+                loss = (1.0 - distil_weight) * loss + distil_weight * (ks + tok_weight * kt)
+                losses_k.append(ks.item())
             if pairs:
                 sel = [pairs[rng.randrange(len(pairs))] for _ in range(pair_batch)]
                 flat = [p[0] for p in sel] + [p[1] for p in sel]
@@ -295,8 +355,8 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
             step += 1
             if step % 50 == 0:
                 a = np.mean(losses[-50:], axis=0)
-                log.info("ft step %d/%d (epoch %d) seq %.4f tok %.4f pair %.4f (%.0fs)", step, total, ep, a[0], a[1],
-                         np.mean(losses_p[-50:]), time.time() - t0)
+                log.info("ft step %d/%d (epoch %d) seq %.4f tok %.4f pair %.4f teacher %.4f (%.0fs)", step, total, ep,
+                         a[0], a[1], np.mean(losses_p[-50:]), np.mean(losses_k[-50:]), time.time() - t0)
             if time_limit_s and time.time() - t0 > time_limit_s:
                 log.warning("finetune: time limit reached at step %d/%d", step, total)
                 stop = True
@@ -306,4 +366,5 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
     a = np.mean(losses[-50:], axis=0) if losses else (float("nan"), float("nan"))
     return {"steps": step, "planned_steps": total, "steps_per_epoch": steps_per_epoch, "epochs": round(step / steps_per_epoch, 2),
             "final_seq_loss": float(a[0]), "final_tok_loss": float(a[1]), "final_pair_loss": float(np.mean(losses_p[-50:])),
-            "pairs": len(pairs or []), "seconds": round(time.time() - t0, 1)}
+            "pairs": len(pairs or []), "distil_weight": distil_weight,
+            "final_teacher_seq_loss": float(np.mean(losses_k[-50:])), "seconds": round(time.time() - t0, 1)}

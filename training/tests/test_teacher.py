@@ -1,0 +1,105 @@
+"""Fine-tuning against a teacher's probabilities (`--teacher`): what the student is taught, and what is refused."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hunkguard_train.model import HunkNet
+from hunkguard_train.pipeline import check_teacher
+from hunkguard_train.tok import CLS, PAD, SEP
+from hunkguard_train.train import Item, collate, finetune, teacher_targets
+
+L = 4
+
+
+def _items(n: int, rng: np.random.Generator) -> list[Item]:
+    """Benign windows of varied length: every hard label is 0."""
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(5, 40))
+        out.append(Item(rng.integers(5, 300, size=k).astype(np.int64), np.zeros((k, L), np.uint8),
+                        np.ones(k, np.uint8), np.zeros(L, np.float32), "corpus"))
+    return out
+
+
+def _teacher_that_says(p: float):
+    """A stand-in teacher: probability `p` for label 2 on every window and token, 0.01 elsewhere; it also checks
+    that it is given windows built like `collate` builds them."""
+    def predict(ids, att):
+        assert ids.dtype == np.int64 and ids.shape == att.shape
+        assert (ids[:, 0] == CLS).all()
+        for r in range(len(ids)):
+            n = int(att[r].sum())
+            assert ids[r, n - 1] == SEP and (ids[r, n:] == PAD).all()
+        s = np.full((len(ids), L), 0.01, np.float32)
+        s[:, 2] = p
+        t = np.broadcast_to(s[:, None, :], (*ids.shape, L)).copy()
+        return s, t
+    return predict
+
+
+def test_the_teacher_scores_each_window_the_student_reads():
+    items = _items(50, np.random.default_rng(0))
+    teacher_targets(items, _teacher_that_says(0.9), batch_tokens=256)
+    for it in items:
+        assert it.soft_seq.shape == (L,) and it.soft_tok.shape == (len(it.ids), L)
+        assert it.soft_seq[2] == pytest.approx(0.9, abs=1e-3) and it.soft_seq[0] == pytest.approx(0.01, abs=1e-3)
+
+
+def _seq_prob(net: HunkNet, items: list[Item], label: int) -> float:
+    net.eval()
+    ids, att, *_ = collate(items, list(range(len(items))), L)
+    with torch.no_grad():
+        s, _ = net(ids, att)
+    return float(torch.sigmoid(s[:, label]).mean())
+
+
+@pytest.mark.parametrize("weight, learns", [(0.0, False), (0.8, True)])
+def test_the_student_learns_what_the_teacher_says_in_proportion_to_its_weight(weight, learns):
+    torch.manual_seed(0)
+    items = _items(120, np.random.default_rng(1))
+    teacher_targets(items, _teacher_that_says(0.95))
+    net = HunkNet(vocab=300, n_labels=L, d=32, layers=1, heads=2, ff=64, max_len=64)
+    finetune(net, items, epochs=40, lr=3e-3, max_batch_tokens=2048, seed=0, distil_weight=weight, max_steps=120)
+    p = _seq_prob(net, items, 2)
+    # the hard labels say 0; at weight 0.8 the target is 0.8 * 0.95 = 0.76 on average
+    assert (p > 0.5) == learns, p
+
+
+def test_distillation_without_a_teachers_targets_is_refused():
+    items = _items(5, np.random.default_rng(2))
+    net = HunkNet(vocab=300, n_labels=L, d=32, layers=1, heads=2, ff=64, max_len=64)
+    with pytest.raises(ValueError, match="teacher"):
+        finetune(net, items, epochs=1, lr=1e-3, max_batch_tokens=2048, seed=0, distil_weight=0.5)
+
+
+def test_a_teacher_folder_must_be_a_model_of_this_catalogue(tmp_path):
+    labels = ["CWE-78", "CWE-89"]
+    with pytest.raises(ValueError, match="no model.onnx"):
+        check_teacher(tmp_path, labels)
+    (tmp_path / "model.onnx").write_bytes(b"x")
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "manifest.json").write_text("not json")
+    with pytest.raises(ValueError, match="not a readable manifest"):
+        check_teacher(tmp_path, labels)
+    m = {"labels": ["CWE-89", "CWE-78"], "outputs": ["seq_probs", "token_probs"], "version": "x"}
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="labels or outputs differ"):
+        check_teacher(tmp_path, labels)
+    m["labels"] = labels
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    assert check_teacher(tmp_path, labels)["version"] == "x"
+
+
+def test_run_refuses_a_bad_teacher_with_a_one_line_error(tmp_path, caplog):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import run
+
+    assert run.main(["--smoke", "--teacher", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "--teacher" in caplog.text and "no model.onnx" in caplog.text
+    assert run.main(["--smoke", "--teacher", str(tmp_path), "--distil-weight", "1.5"]) == 2
+    assert not (tmp_path / "o").exists()
