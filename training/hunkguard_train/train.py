@@ -178,23 +178,15 @@ def teacher_targets(items: list[Item], predict, batch_tokens: int = 8192) -> Non
     order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
     i = 0
     while i < len(order):
-        T = len(items[order[i]].ids) + 2
         j = i + 1
         while j < len(order) and (len(items[order[j]].ids) + 2) * (j - i + 1) <= batch_tokens:
             j += 1
         idx = order[i:j]
-        T = max(len(items[k].ids) for k in idx) + 2
-        ids = np.full((len(idx), T), PAD, dtype=np.int64)
-        att = np.zeros((len(idx), T), dtype=np.int64)
+        ids, att, *_ = collate(items, idx, len(items[idx[0]].seq))
+        s, t = predict(ids.numpy(), att.numpy())
         for r, k in enumerate(idx):
-            n = len(items[k].ids)
-            ids[r, 0], ids[r, 1:n + 1], ids[r, n + 1] = CLS, items[k].ids, SEP
-            att[r, :n + 2] = 1
-        s, t = predict(ids, att)
-        for r, k in enumerate(idx):
-            n = len(items[k].ids)
             items[k].soft_seq = np.asarray(s[r], dtype=np.float16)
-            items[k].soft_tok = np.asarray(t[r, 1:n + 1], dtype=np.float16)
+            items[k].soft_tok = np.asarray(t[r, 1:len(items[k].ids) + 1], dtype=np.float16)
         i = j
 
 
