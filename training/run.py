@@ -66,6 +66,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     profile = args.profile or ("smoke" if args.smoke else "full")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.threads < 1:
+        logging.error("--threads: %d is not a thread count", args.threads)
+        return 2
     if args.compare:
         import json
 
@@ -97,15 +100,12 @@ def main(argv=None) -> int:
     if args.pretrain:
         from hunkguard_train.pipeline import pretrain_only
 
-        pretrain_only(profile=profile, seed=args.seed, checkpoint=args.pretrained)
+        pretrain_only(profile=profile, seed=args.seed, checkpoint=args.pretrained, threads=args.threads)
         return 0
     from hunkguard_train.pipeline import average, run
 
     overrides = {"gate": False} if args.no_gate else {}
     if args.threads != 2:
-        if args.threads < 1:
-            logging.error("--threads: %d is not a thread count", args.threads)
-            return 2
         overrides["threads"] = args.threads
     if args.pretrained:
         overrides["pretrained"] = str(args.pretrained)

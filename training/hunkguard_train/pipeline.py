@@ -97,7 +97,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     cfg = dict(PROFILES[profile])
     cfg.update(overrides or {})
     # two cores: a side job (a recalibration beside a training) asks for one thread so as not to thrash the other
-    threads = int(cfg.get("threads", 2))
+    threads = cfg["threads"] = int(cfg.get("threads", 2))
     torch.set_num_threads(threads)
     _seed_all(seed)
     timer = Timer()
@@ -357,7 +357,7 @@ def _train_gate(final: Path, tok, manifest: dict, train_ex, val_ex, seed: int, c
     return train_gate(final / "model.onnx", tok, train, val, final, seed,
                       [manifest["thresholds"][label] for label in manifest["labels"]], max_length=MAX_LENGTH,
                       overlap=cfg.get("gate_overlap", 32), epochs=cfg.get("gate_epochs", 8),
-                      threads=int(cfg.get("threads", 2)))
+                      threads=cfg["threads"])
 
 
 def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val_benign, chunks, corpus_files, rows,
@@ -369,7 +369,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     th = np.asarray(rep["thresholds"])
     line_th = float(rep["line_threshold"])
     th_x = [np.asarray(rep["fold_thresholds"][1 - int(f)]) for f in folds]
-    predict = onnx_predictor(model_path, int(cfg.get("threads", 2)))
+    predict = onnx_predictor(model_path, cfg["threads"])
     out: dict = {}
     # Bandit's ground, whole chunks and unparsable fragments of them
     idx = [i for i, e in enumerate(val_real) if e.origin == "corpus" and e.positive]
@@ -501,13 +501,13 @@ def write_quiet_set(out: Path, profile: str = "full", seed: int = 1234) -> int:
     return len(picked)
 
 
-def pretrain_only(profile: str = "full", seed: int = 1234, checkpoint: Path | None = None) -> dict:
+def pretrain_only(profile: str = "full", seed: int = 1234, checkpoint: Path | None = None, threads: int = 2) -> dict:
     """`run.py --pretrain`: masked-LM pretraining on the corpus, written to `checkpoint` (default
     training/pretrained/; the smoke and quick profiles write nothing unless given one)."""
     from .pretrain import CHECKPOINT, pretrain
 
     cfg = dict(PROFILES[profile])
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     _seed_all(seed)
     rows, files, sha = corpus_rows_and_files(cfg)
     _, _, recipe = pretrain(files, rows, sha, cfg, len(Catalogue().labels), MAX_LENGTH, seed,
@@ -551,7 +551,7 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     teacher = None
     if cfg.get("teacher"):
         timer.start("teacher")
-        teacher, predict = _teacher(Path(cfg["teacher"]), tok, labels, int(cfg.get("threads", 2)))
+        teacher, predict = _teacher(Path(cfg["teacher"]), tok, labels, cfg["threads"])
         teacher_targets(items, predict)
         log.info("teacher %s scored %d windows", teacher["version"], len(items))
         timer.start("augment")
@@ -595,14 +595,9 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
         raise ValueError(f"an average needs at least two model folders, got {len(members)}")
     mans = []
     for m in members:
-        if not (m / "manifest.json").is_file() or not (m / "model.onnx").is_file():
-            raise ValueError(f"{m}: not a model folder (manifest.json and model.onnx)")
-        try:
-            man = json.loads((m / "manifest.json").read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{m}: manifest.json is not JSON ({e})") from None
-        training = man.get("metrics", {}).get("training", {}) if isinstance(man, dict) else {}
-        if not isinstance(man, dict) or "version" not in man or "finetune" not in training or "params" not in training:
+        man = _model_manifest(m, ("model.onnx", "manifest.json"))
+        training = man.get("metrics", {}).get("training", {})
+        if "version" not in man or "finetune" not in training or "params" not in training:
             raise ValueError(f"{m}: manifest.json was not written by this pipeline (no version or training facts)")
         mans.append(man)
     if len({(m / "tokenizer.json").read_bytes() for m in members}) != 1:
@@ -647,17 +642,26 @@ def _new_version(profile: str) -> str:
     return f"{VERSION}+{day}" + ("" if profile == "full" else f".{profile}")
 
 
+def _model_manifest(model_dir: Path, files: tuple[str, ...]) -> dict:
+    """The manifest of a model folder that `average` or `--teacher` is given, once its `files` are there; raises
+    ValueError with what is missing or unreadable."""
+    missing = [f for f in files if not (model_dir / f).is_file()]
+    if missing:
+        raise ValueError(f"{model_dir}: not a model folder (no {', '.join(missing)})")
+    try:
+        m = json.loads((model_dir / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{model_dir}: not a readable manifest ({e})") from None
+    if not isinstance(m, dict):
+        raise ValueError(f"{model_dir}: not a readable manifest (not a JSON object)")
+    return m
+
+
 def check_teacher(model_dir: Path, labels: list[str]) -> dict:
     """What `run` needs of a teacher folder, checked before any data is read: a model this pipeline wrote, with
     this catalogue's labels in this order. Returns the manifest; raises ValueError with what is wrong."""
-    mf = model_dir / "manifest.json"
-    if not (model_dir / "model.onnx").is_file() or not (model_dir / "tokenizer.json").is_file():
-        raise ValueError(f"{model_dir} holds no model.onnx and tokenizer.json")
-    try:
-        m = json.loads(mf.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{mf} is not a readable manifest ({e})") from e
-    if not isinstance(m, dict) or m.get("labels") != labels or m.get("outputs") != OUTPUTS:
+    m = _model_manifest(model_dir, ("model.onnx", "tokenizer.json", "manifest.json"))
+    if m.get("labels") != labels or m.get("outputs") != OUTPUTS:
         raise ValueError(f"{model_dir} is not a model of this catalogue (labels or outputs differ)")
     return m
 
