@@ -61,8 +61,10 @@ cargo run --quiet --locked -- model --model-dir "$smoke/soup" --device cpu | tai
 .venv/bin/python training/run.py --smoke --average "$smoke/m1" "$smoke/m2" --out "$smoke/mean" 2>&1 | tail -n 1
 grep -q 'averages the probabilities of 2 fine-tunings' "$smoke/mean/MODEL_CARD.md"
 cargo run --quiet --locked -- model --model-dir "$smoke/mean" --device cpu | tail -n 2
-echo "== A student distilled from the probability average, loaded back by the Rust binary"
-.venv/bin/python training/run.py --smoke --teacher "$smoke/mean" --out "$smoke/student" 2>&1 | tail -n 1
+echo "== A student distilled from the probability average (also on unlabelled corpus code), loaded back by the Rust binary"
+.venv/bin/python training/run.py --smoke --teacher "$smoke/mean" --transfer 200 --out "$smoke/student" 2>&1 | tail -n 1
 grep -q "^Distilled: fine-tuning learned from model $(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$smoke/mean/manifest.json" | head -n1)'s probabilities" "$smoke/student/MODEL_CARD.md"
+grep -q "unlabelled windows of the training packages" "$smoke/student/MODEL_CARD.md"
+grep -q "^Imitation, on " "$smoke/student/MODEL_CARD.md"
 cargo run --quiet --locked -- model --model-dir "$smoke/student" --device cpu | tail -n 2
 echo "5 passed, 0 failed: smoke model, its recalibration, two averages of two members and a student of the average load and report their labels"

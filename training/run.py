@@ -61,6 +61,9 @@ def main(argv=None) -> int:
                          "an --average of members) as well as the hard labels: one model learns what several know")
     ap.add_argument("--distil-weight", type=float, default=0.5, metavar="A",
                     help="with --teacher: the loss is (1 - A) * hard labels + A * teacher (default 0.5)")
+    ap.add_argument("--transfer", type=int, default=0, metavar="N",
+                    help="with --teacher: also distil on N unlabelled chunks of the training packages, where the "
+                         "teacher's probabilities are the only target")
     ap.add_argument("--threads", type=int, default=2, metavar="N",
                     help="CPU threads for torch and ONNX Runtime (default 2; 1 for a side job beside a training)")
     args = ap.parse_args(argv)
@@ -119,6 +122,12 @@ def main(argv=None) -> int:
         return 0
     if args.member_seed is not None:
         overrides["member_seed"] = args.member_seed
+    if args.transfer and not args.teacher:
+        logging.error("--transfer: unlabelled chunks need a --teacher to learn from")
+        return 2
+    if args.transfer < 0:
+        logging.error("--transfer: %d is not a number of chunks", args.transfer)
+        return 2
     if args.teacher:
         from hunkguard_train.labels import Catalogue
         from hunkguard_train.pipeline import check_teacher
@@ -131,7 +140,7 @@ def main(argv=None) -> int:
         except ValueError as e:
             logging.error("--teacher: %s", e)
             return 2
-        overrides.update(teacher=str(args.teacher), distil_weight=args.distil_weight)
+        overrides.update(teacher=str(args.teacher), distil_weight=args.distil_weight, transfer_windows=args.transfer)
     run(args.out, profile=profile, seed=args.seed, work_dir=args.work, recalibrate=args.recalibrate,
         overrides=overrides or None)
     return 0

@@ -128,7 +128,14 @@ def model_card(m: dict, cat, refs: dict) -> str:
     if tr.get("teacher"):
         a(f"Distilled: fine-tuning learned from model {tr['teacher']['version']}'s probabilities on every training "
           f"window as well as from the labels (`training/run.py --teacher`; loss (1 - a) * labels + a * teacher, "
-          f"a = {tr['finetune'].get('distil_weight')}).\n")
+          f"a = {tr['finetune'].get('distil_weight')}"
+          + (f"; and on {tr['teacher']['transfer_windows']:,} unlabelled windows of the training packages, "
+             "where the teacher is the only target" if tr["teacher"].get("transfer_windows") else "") + ").\n")
+        im = tr["teacher"].get("imitation")
+        if im:
+            a(f"Imitation, on {im['windows']:,} chunks of the training packages that nothing trained on: of the "
+              f"{im['top']} windows the teacher scores highest for a label, the student's {im['top']} hold "
+              f"{im['mean_top_overlap']} on average over the labels ({im['chance_overlap']} by chance).\n")
     if tr.get("note"):
         a(f"Note on this model: {tr['note']}.\n")
     a("## Metrics on real code (validation split) vs Bandit 1.9.4\n")

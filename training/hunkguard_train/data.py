@@ -407,6 +407,29 @@ def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Cou
     return kept + hard + look + neg["train"] + neg["val"]
 
 
+def unlabelled_chunks(chunks, split_of: dict[str, str], used: set[str], held_out_keys: set[str], n: int,
+                      seed: int, purpose: str) -> list[Example]:
+    """Up to `n` chunks of training packages that no example of the run holds (by uid) and whose code no
+    held-out example has (by `norm_key`), as unlabelled examples (origin `transfer`). They carry no label, so
+    only a teacher's judgement can teach on them (`run.py --transfer`), and no held-out code reaches them.
+    `purpose` seeds the draw, so that two uses (windows to distil on, windows to measure imitation on) are two
+    independent draws; callers keep them disjoint through `used`."""
+    rng = random.Random(f"{seed}:{purpose}")
+    pool = [c for c in chunks if split_of.get(c.package, "train") == "train"
+            and f"corpus:{c.package}/{c.path}:{c.start}" not in used and c.code.count("\n") >= 2]
+    rng.shuffle(pool)
+    out: list[Example] = []
+    for c in pool:
+        if len(out) >= n:
+            break
+        if norm_key(c.code) in held_out_keys:
+            continue
+        out.append(Example(f"corpus:{c.package}/{c.path}:{c.start}", Lines.from_code(c.code), frozenset(), "transfer",
+                           f"corpus:{c.package}", kind="transfer", family=c.package,
+                           meta={"package": c.package, "path": c.path, "start": c.start, "split": "train"}))
+    return out
+
+
 # ------------------------------------------------------------------------------------------ dedup + split
 def norm_key(code: str) -> str:
     return hashlib.sha1(re.sub(r"\s+", "", code).encode()).hexdigest()

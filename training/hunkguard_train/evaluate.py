@@ -225,6 +225,29 @@ def _auc(scores, y):
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
+def imitation(student: np.ndarray, teacher: np.ndarray, labels: list[str], top: int = 50) -> dict:
+    """How closely a student ranks code as its teacher does, from their window scores [N, L] on code neither
+    trained on: per label, how many of the teacher's `top` highest-scored windows are among the student's, and the
+    correlation of their logits. Thresholds play no part, so it reads the ranking a distillation copied, not a
+    calibration."""
+    def logit(p):
+        p = np.clip(p.astype(np.float64), 1e-4, 1 - 1e-4)
+        return np.log(p / (1 - p))
+
+    k = min(top, len(student))
+    per = {}
+    for c, lab in enumerate(labels):
+        ts, ss = teacher[:, c], student[:, c]
+        overlap = len(set(np.argsort(-ts, kind="stable")[:k]) & set(np.argsort(-ss, kind="stable")[:k]))
+        lt, ls = logit(ts), logit(ss)
+        corr = float(np.corrcoef(lt, ls)[0, 1]) if lt.std() > 0 and ls.std() > 0 else None
+        per[lab] = {"top_overlap": overlap, "logit_corr": round(corr, 3) if corr is not None else None}
+    # two unrelated rankings share k * k / N of their top k on average
+    return {"windows": int(len(student)), "top": k, "chance_overlap": round(k * k / max(len(student), 1), 2),
+            "mean_top_overlap": round(float(np.mean([v["top_overlap"] for v in per.values()])), 2) if per else None,
+            "per_label": per}
+
+
 def metrics_for(preds: list[set], scores: list[float] | None, exs: list[Example], labels: list[str],
                 results: list[dict] | None = None, line_th: float | None = None, th: np.ndarray | None = None) -> dict:
     """Binary F1 on labelled real code, benign FPR, per-label P/R/F1, CWE family accuracy on true positives,

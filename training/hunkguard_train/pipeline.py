@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from . import data as D
-from .evaluate import (calibrate, calibrate_line, fold_of, line_metrics, metrics_for, onnx_predictor, pair_ranking,
-                       predict_sets, run_bandit, score_codes)
+from .evaluate import (calibrate, calibrate_line, fold_of, imitation, line_metrics, metrics_for, onnx_predictor,
+                       pair_ranking, predict_sets, run_bandit, score_codes)
 from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signature, quantize
 from .labels import Catalogue
 from .pycode import Lines
@@ -40,7 +40,7 @@ PROFILES = {
                   vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=3,
                   variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
                   epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8,
-                  pair_variants={"realfix": 1, "synth": 1}, pair_batch=4),
+                  pair_variants={"realfix": 1, "synth": 1}, pair_batch=4, imitation_windows=60),
     # ~10-15 minutes: the first model for the runtime integration
     "quick": dict(corpus_neg_per_pos=20, corpus_max_neg_train=8000, corpus_max_neg_val=1500, corpus_max_pos_per_label=800,
                   benign_max=3000, benign_per_pkg=120, benign_files_per_pkg=30, synth_max=6000, real_max=None,
@@ -179,8 +179,9 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     if recalibrate:
         tok, files, trained = _load_trained(Path(recalibrate), stage)
     else:
+        unlabelled = _unlabelled(cfg, chunks, split_of, all_ex, val_ex, seed)
         tok, files, trained = _train_and_export(cfg, seed, train_ex, val_ex, labels, label_index, timer, stage,
-                                                (rows, corpus_files, corpus_sha))
+                                                (rows, corpus_files, corpus_sha), unlabelled)
 
     # ------------------------------------------------------------------ score validation with both files
     timer.start("score_val")
@@ -515,10 +516,30 @@ def pretrain_only(profile: str = "full", seed: int = 1234, checkpoint: Path | No
     return recipe
 
 
+def _unlabelled(cfg: dict, chunks, split_of: dict, all_ex, val_ex, seed: int) -> dict:
+    """With a teacher: unlabelled code of the training packages that no example holds, `cfg["transfer_windows"]`
+    chunks to distil on (`--transfer N`) and, drawn apart from them, `cfg["imitation_windows"]` chunks that nothing
+    trains on, where the student's ranking is compared with the teacher's (`evaluate.imitation`). Empty without a
+    teacher."""
+    if not cfg.get("teacher"):
+        return {"transfer": [], "imitation": []}
+    used = {e.uid for e in all_ex}
+    held_out = {D.norm_key(e.code) for e in val_ex}
+    imitation_ex = D.unlabelled_chunks(chunks, split_of, used, held_out, int(cfg.get("imitation_windows", 2000)), seed,
+                                       "imitation")
+    used |= {e.uid for e in imitation_ex}
+    transfer_ex = D.unlabelled_chunks(chunks, split_of, used, held_out, int(cfg.get("transfer_windows", 0)), seed,
+                                      "transfer")
+    log.info("unlabelled training-package code: %d chunks to distil on, %d to measure imitation on",
+             len(transfer_ex), len(imitation_ex))
+    return {"transfer": transfer_ex, "imitation": imitation_ex}
+
+
 def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_index, timer: Timer,
-                      stage: Path, corpus: tuple) -> tuple:
+                      stage: Path, corpus: tuple, unlabelled: dict | None = None) -> tuple:
     """Tokenizer and pretrained encoder (the committed checkpoint when it matches the corpus and config, else
-    masked-LM pretraining now), training windows, fine-tuning, ONNX export and int8 quantization.
+    masked-LM pretraining now), training windows (and, with a teacher, the unlabelled windows of `unlabelled`),
+    fine-tuning, ONNX export and int8 quantization.
     Returns the tokenizer, the exported files by variant, and what the manifest says about training."""
     from .pretrain import CHECKPOINT, load_checkpoint, pretrain
 
@@ -542,7 +563,10 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
 
     timer.start("augment")
     pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
-    items = make_items(train_ex, tok, label_index, random.Random(seed + 1), cfg["variants"], MAX_LENGTH - 2, pool)
+    unlabelled = unlabelled or {"transfer": [], "imitation": []}
+    # the unlabelled chunks come last, so the labelled windows are drawn exactly as in a run without them
+    items = make_items(train_ex + unlabelled["transfer"], tok, label_index, random.Random(seed + 1), cfg["variants"],
+                       MAX_LENGTH - 2, pool)
     pairs = make_pair_items(train_ex, tok, label_index, seed, cfg["pair_variants"], MAX_LENGTH - 2)
     log.info("ranking pairs (vulnerable, fixed twin): %d", len(pairs))
     n_items_pos = sum(int(it.seq.any()) for it in items)
@@ -553,7 +577,9 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
         timer.start("teacher")
         teacher, predict = _teacher(Path(cfg["teacher"]), tok, labels, cfg["threads"])
         teacher_targets(items, predict)
-        log.info("teacher %s scored %d windows", teacher["version"], len(items))
+        teacher["transfer_windows"] = sum(not it.hard for it in items)
+        log.info("teacher %s scored %d windows (%d unlabelled)", teacher["version"], len(items),
+                 teacher["transfer_windows"])
         timer.start("augment")
 
     n_params = sum(p.numel() for p in net.parameters())
@@ -573,6 +599,13 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     quantize(fp32, q8)
     diff_int8 = check_against_torch(net, q8)
     log.info("onnx vs torch: fp32 %.2e, int8 %.2e", diff_fp32, diff_int8)
+    if teacher and unlabelled["imitation"]:
+        codes = [e.code for e in unlabelled["imitation"]]
+        own = np.stack([r["seq"] for r in score_codes(onnx_predictor(q8, cfg["threads"]), tok, codes, MAX_LENGTH, STRIDE)])
+        its = np.stack([r["seq"] for r in score_codes(predict, tok, codes, MAX_LENGTH, STRIDE)])
+        teacher["imitation"] = imitation(own, its, labels)
+        log.info("imitation of the teacher on %d held-back chunks: mean top-50 overlap %s", len(codes),
+                 teacher["imitation"]["mean_top_overlap"])
     trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
                             "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info,
                             "member_seed": member_seed, **({"teacher": teacher} if teacher else {})},

@@ -29,6 +29,8 @@ class Item:
     # a teacher's probabilities for this very window (`teacher_targets`): [L] and [n, L] float16, or None
     soft_seq: np.ndarray | None = None
     soft_tok: np.ndarray | None = None
+    # False for an unlabelled window (`data.unlabelled_chunks`): only the teacher's targets teach on it
+    hard: bool = True
 
 
 def _variant(ex: Example, rng: random.Random, frag: bool, pool: list[Lines]) -> Lines:
@@ -74,6 +76,9 @@ def make_items(examples: list[Example], tok, label_index: dict[str, int], rng: r
                     a = rng.randint(0, len(ids) - max_tokens)
                 ids, y, m = ids[a:a + max_tokens], y[a:a + max_tokens], m[a:a + max_tokens]
             seq = np.zeros(L, dtype=np.float32)
+            if ex.origin == "transfer":  # no labels: neither a positive nor a negative, the teacher decides
+                items.append(Item(ids, y, np.zeros_like(m), seq, ex.origin, hard=False))
+                continue
             if ex.positive:
                 present = y.any(axis=0)
                 if lines.positive_lines() and present.any():
@@ -281,9 +286,12 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
              distil_weight: float = 0.0) -> dict:
     """Fine-tune on the items' hard labels; with `distil_weight` a > 0 (every item holding a teacher's targets,
     `teacher_targets`), the window and token losses are (1 - a) * hard + a * the cross-entropy against the
-    teacher's probabilities (no positive weights: the teacher's probabilities are the target as they are)."""
+    teacher's probabilities (no positive weights: the teacher's probabilities are the target as they are).
+    Unlabelled items (`hard=False`) add no hard loss, only the teacher's part."""
     if distil_weight and any(it.soft_seq is None for it in items):
         raise ValueError("distil_weight > 0 needs a teacher's targets on every item (teacher_targets)")
+    if not distil_weight and not all(it.hard for it in items):
+        raise ValueError("unlabelled windows need a teacher (distil_weight > 0): they have no labels to learn")
     rng = random.Random(seed)
     L = net.config["n_labels"]
     first = batches(items, max_batch_tokens, rng)
@@ -314,8 +322,11 @@ def finetune(net: HunkNet, items: list[Item], epochs: float, lr: float, max_batc
             for g in opt.param_groups:
                 g["lr"] = _lr(eff, total, lr, max(1, total // 20))
             ids, att, y, m, seq = collate(items, bidx, L)
+            hard = torch.tensor([float(items[i].hard) for i in bidx])
             s_log, t_log = net(ids, att)
-            ls = F.binary_cross_entropy_with_logits(s_log, seq, pos_weight=spw, reduction="sum") / len(bidx)
+            # unlabelled windows hold no window label: their token mask is zero already, their window loss is dropped
+            ls = (F.binary_cross_entropy_with_logits(s_log, seq, pos_weight=spw, reduction="none").sum(-1)
+                  * hard).sum() / len(bidx)
             lt = F.binary_cross_entropy_with_logits(t_log, y, pos_weight=tpw, reduction="none").sum(-1)
             lt = (lt * m).sum() / m.sum().clamp(min=1.0)
             loss = ls + tok_weight * lt
