@@ -357,6 +357,8 @@ def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Cou
     known safe); training chunks without any finding that hold a lookalike shape (`is_lookalike`) are hard
     negatives too, up to `max_lookalike`; other chunks without any finding are `benign` (ordinary real code) and
     are sampled. Masked lines (a finding nobody could decide) are left out of the token loss."""
+    from .distil import chunk_id  # distil imports evaluate, which imports this module
+
     rng = random.Random(f"{seed}:corpus-examples")
     pos, hard, look, neg = [], [], [], {"train": [], "val": []}
     for c in chunks:
@@ -365,7 +367,7 @@ def corpus_examples(chunks, split_of: dict[str, str], cat: Catalogue, stats: Cou
         ll = {k: {cat.canonical(l) for l in v} - {None} for k, v in c.line_labels.items()}
         ll = {k: v for k, v in ll.items() if v}
         unknown = set(c.masked) | {k for k, v in c.line_labels.items() if k not in ll}
-        uid = f"corpus:{c.package}/{c.path}:{c.start}"
+        uid = chunk_id(c)
         meta = {"package": c.package, "path": c.path, "start": c.start, "split": split,
                 "rules": [list(r) for r in c.rules]}
         group = f"corpus:{c.package}"
@@ -414,9 +416,11 @@ def unlabelled_chunks(chunks, split_of: dict[str, str], used: set[str], held_out
     only a teacher's judgement can teach on them (`run.py --transfer`), and no held-out code reaches them.
     `purpose` seeds the draw, so that two uses (windows to distil on, windows to measure imitation on) are two
     independent draws; callers keep them disjoint through `used`."""
+    from .distil import chunk_id  # distil imports evaluate, which imports this module
+
     rng = random.Random(f"{seed}:{purpose}")
     pool = [c for c in chunks if split_of.get(c.package, "train") == "train"
-            and f"corpus:{c.package}/{c.path}:{c.start}" not in used and c.code.count("\n") >= 2]
+            and chunk_id(c) not in used and c.code.count("\n") >= 2]
     rng.shuffle(pool)
     out: list[Example] = []
     for c in pool:
@@ -424,7 +428,7 @@ def unlabelled_chunks(chunks, split_of: dict[str, str], used: set[str], held_out
             break
         if norm_key(c.code) in held_out_keys:
             continue
-        out.append(Example(f"corpus:{c.package}/{c.path}:{c.start}", Lines.from_code(c.code), frozenset(), "transfer",
+        out.append(Example(chunk_id(c), Lines.from_code(c.code), frozenset(), "transfer",
                            f"corpus:{c.package}", kind="transfer", family=c.package,
                            meta={"package": c.package, "path": c.path, "start": c.start, "split": "train"}))
     return out
