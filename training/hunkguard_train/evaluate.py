@@ -171,9 +171,14 @@ def calibrate(S: np.ndarray, Y: np.ndarray, benign: np.ndarray, max_fpr: float =
 def calibrate_line(results: list[dict], exs: list[Example], label_index: dict, th: np.ndarray,
                    target: float = 0.80) -> float:
     """Line threshold for the runtime's rule: a firing label flags the lines whose score is >= t, or its
-    top-scoring line when none is. Returns the lowest t at which the flagged lines of true positives are
-    labelled lines at least `target` of the time (the product promise: a finding points at the weakness),
-    or, when no t gets there, the t with the best such precision."""
+    top-scoring line when none is. Returns the lowest t at which the flagged lines of true positives are on
+    a labelled line or next to one at least `target` of the time (the product promise: a finding points at
+    the weakness), or, when no t gets there, the t with the best such precision.
+
+    Next to one counts because a statement spans lines: the continuation of a multi-line `execute(...)` or
+    `hashlib.md5(...)` call is the weakness too, and the held-out targets (`realeval.ground_recall`) match
+    within one line. Counted on the labelled line alone, the second of two sinks in one chunk stayed
+    unflagged (line threshold 0.995, the top line only): 18 of model 0.4.0's 84 held-out ground misses."""
     cases = []
     for r, e in zip(results, exs):
         if not e.positive or not e.lines.positive_lines():
@@ -181,21 +186,24 @@ def calibrate_line(results: list[dict], exs: list[Example], label_index: dict, t
         ls_all = r["line_scores"]
         labelled = np.array([bool(e.lines.labels[i]) if i < len(e.lines.labels) else False
                              for i in range(len(ls_all))])
+        on_target = labelled.copy()
+        on_target[1:] |= labelled[:-1]
+        on_target[:-1] |= labelled[1:]
         for c in e.labels:
             ci = label_index[c]
             if r["seq"][ci] >= th[ci] and len(ls_all):
-                cases.append((ls_all[:, ci], labelled))
+                cases.append((ls_all[:, ci], on_target))
     if not cases:
         return 0.5
     best_p, best_t = -1.0, 0.5
     for t in LINE_GRID:
         hit = flagged = 0
-        for ls, labelled in cases:
+        for ls, on_target in cases:
             fl = ls >= t
             if not fl.any():
                 fl = np.arange(len(ls)) == int(np.argmax(ls))
             flagged += int(fl.sum())
-            hit += int((fl & labelled).sum())
+            hit += int((fl & on_target).sum())
         p = hit / flagged if flagged else 0.0
         if p >= target:
             return round(max(float(t), 0.2), 3)

@@ -19,20 +19,30 @@ def _result(line_scores, seq=0.9):
 
 
 def test_line_threshold_is_the_lowest_that_points_at_labelled_lines():
-    # the labelled line always scores highest; a neighbour scores 0.97 in one example and 0.5 in the others
-    exs = [_example(3, 1) for _ in range(4)]
-    res = [_result([0.97, 0.99, 0.1])] + [_result([0.5, 0.99, 0.1]) for _ in range(3)]
+    # the labelled line always scores highest; a line far from it scores 0.97 in one example, 0.5 in the others
+    exs = [_example(5, 1) for _ in range(4)]
+    res = [_result([0.1, 0.99, 0.1, 0.1, 0.97])] + [_result([0.1, 0.99, 0.1, 0.1, 0.5]) for _ in range(3)]
     t = calibrate_line(res, exs, LABELS, np.array([0.5]), target=0.8)
-    assert 0.5 <= t <= 0.97
+    assert 0.5 < t <= 0.97
     m = line_metrics(res, exs, [{"CWE-89"}] * 4, LABELS, np.array([0.5]), t)
     assert m["flagged_line_precision"] >= 0.8 and m["top_line_hit"] == 1.0
 
 
+def test_a_line_next_to_the_labelled_line_is_on_target():
+    # the continuation of a multi-line call scores 0.9 beside its labelled first line: flagging both is what
+    # the held-out targets count as found, so the threshold may go below it; a far line at 0.6 stays out
+    exs = [_example(6, 2) for _ in range(4)]
+    res = [_result([0.1, 0.1, 0.99, 0.9, 0.1, 0.6]) for _ in range(4)]
+    t = calibrate_line(res, exs, LABELS, np.array([0.5]), target=0.8)
+    assert 0.6 < t <= 0.9
+
+
 def test_line_threshold_falls_back_to_the_best_precision_when_the_target_is_out_of_reach():
-    exs = [_example(2, 0), _example(2, 0)]
-    # the second example's top line is the wrong one: precision is 2/3 for t in (0.2, 0.3] (both of its
-    # lines flagged), 1/2 above (top lines only), 2/4 below: never 0.8, so the best one is kept
-    res = [_result([0.98, 0.2]), _result([0.3, 0.99])]
+    exs = [_example(4, 0), _example(4, 0)]
+    # the second example's top line is the wrong one, far from the labelled line: precision is 2/3 for t in
+    # (0.2, 0.3] (both of its lines flagged), 1/2 above (top lines only), lower below: never 0.8, so the best
+    # one is kept
+    res = [_result([0.98, 0.05, 0.05, 0.2]), _result([0.3, 0.05, 0.05, 0.99])]
     t = calibrate_line(res, exs, LABELS, np.array([0.5]), target=0.8)
     assert 0.2 < t <= 0.3
 
