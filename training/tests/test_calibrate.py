@@ -40,8 +40,8 @@ def test_a_line_next_to_the_labelled_line_is_on_target():
 def test_line_threshold_falls_back_to_the_best_precision_when_the_target_is_out_of_reach():
     exs = [_example(4, 0), _example(4, 0)]
     # the second example's top line is the wrong one, far from the labelled line: precision is 2/3 for t in
-    # (0.2, 0.3] (both of its lines flagged), 1/2 above (top lines only), lower below: never 0.8, so the best
-    # one is kept
+    # (0.2, 0.3] (the second example's lines at 0.3 and 0.99 flagged), 1/2 above (top lines only), 1/2 below
+    # (the 0.2 line flagged too): never 0.8, so the best one is kept
     res = [_result([0.98, 0.05, 0.05, 0.2]), _result([0.3, 0.05, 0.05, 0.99])]
     t = calibrate_line(res, exs, LABELS, np.array([0.5]), target=0.8)
     assert 0.2 < t <= 0.3
