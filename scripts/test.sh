@@ -67,4 +67,9 @@ grep -q "^Distilled: fine-tuning learned from model $(sed -n 's/.*"version": "\(
 grep -q "unlabelled windows of the training packages" "$smoke/student/MODEL_CARD.md"
 grep -q "^Imitation, on " "$smoke/student/MODEL_CARD.md"
 cargo run --quiet --locked -- model --model-dir "$smoke/student" --device cpu | tail -n 2
-echo "5 passed, 0 failed: smoke model, its recalibration, two averages of two members and a student of the average load and report their labels"
+echo "== The smoke model continued for a few steps from its own weights, loaded back by the Rust binary"
+.venv/bin/python training/run.py --smoke --init "$smoke" --steps 4 --out "$smoke/continued" 2>&1 | tail -n 1
+grep -q "^Continued: fine-tuning started from the weights of model $(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$smoke/manifest.json" | head -n1) " "$smoke/continued/MODEL_CARD.md"
+! cmp -s "$smoke/model.onnx" "$smoke/continued/model.onnx"
+cargo run --quiet --locked -- model --model-dir "$smoke/continued" --device cpu | tail -n 2
+echo "6 passed, 0 failed: smoke model, its recalibration, two averages of two members, a student of the average and a continuation load and report their labels"

@@ -11,6 +11,7 @@
     python training/run.py --compare A B           # two trained models' held-out figures, case by case
     python training/run.py --member-seed 2 --out DIR   # a member: the same data and split, another training draw
     python training/run.py --average A B           # average members A and B into one graph, calibrate, evaluate
+    python training/run.py --init models/ --out DIR   # continue fine-tuning the model in models/ (a short run)
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# a continuation (`--init`) is short and gentle: it should add to the model it starts from, not retrain it
+INIT_STEPS = 1200
+INIT_LR_SCALE = 0.3
 sys.path.insert(0, str(HERE))
 
 
@@ -64,6 +68,12 @@ def main(argv=None) -> int:
     ap.add_argument("--transfer", type=int, default=0, metavar="N",
                     help="with --teacher: also distil on N unlabelled chunks of the training packages, where the "
                          "teacher's probabilities are the only target")
+    ap.add_argument("--init", type=Path, default=None, metavar="DIR",
+                    help="fine-tune from the weights of the model in DIR (one this pipeline wrote, same tokenizer and "
+                         "labels) instead of the pretrained encoder: a continuation, by default %d steps at %.1fx the "
+                         "profile's learning rate" % (INIT_STEPS, INIT_LR_SCALE))
+    ap.add_argument("--steps", type=int, default=None, metavar="N",
+                    help="fine-tuning steps (overrides the profile's, and --init's default)")
     ap.add_argument("--threads", type=int, default=2, metavar="N",
                     help="CPU threads for torch and ONNX Runtime (default 2; 1 for a side job beside a training)")
     args = ap.parse_args(argv)
@@ -122,6 +132,24 @@ def main(argv=None) -> int:
         return 0
     if args.member_seed is not None:
         overrides["member_seed"] = args.member_seed
+    if args.steps is not None and args.steps < 1:
+        logging.error("--steps: %d is not a number of steps", args.steps)
+        return 2
+    if args.init and args.recalibrate:
+        logging.error("--init trains and --recalibrate does not: give one of them")
+        return 2
+    if args.init:
+        from hunkguard_train.labels import Catalogue
+        from hunkguard_train.pipeline import PROFILES, check_teacher
+
+        try:
+            check_teacher(args.init, Catalogue().labels)
+        except ValueError as e:
+            logging.error("--init: %s", e)
+            return 2
+        overrides.update(init=str(args.init), max_steps=INIT_STEPS, lr=PROFILES[profile]["lr"] * INIT_LR_SCALE)
+    if args.steps is not None:
+        overrides["max_steps"] = args.steps
     if args.transfer and not args.teacher:
         logging.error("--transfer: unlabelled chunks need a --teacher to learn from")
         return 2

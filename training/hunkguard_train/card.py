@@ -125,6 +125,10 @@ def model_card(m: dict, cat, refs: dict) -> str:
         a(f"Recalibrated on {tr['recalibrated']} (`training/run.py --recalibrate`): the weights are those of "
           f"{tr.get('recalibrated_from')}; thresholds, line threshold and every metric below were computed anew on "
           "the same validation split. The fp32 vs int8 comparison is from training time.\n")
+    if tr.get("init"):
+        a(f"Continued: fine-tuning started from the weights of model {tr['init']['version']} (its "
+          f"`{tr['init']['file']}`, which the loaded weights reproduce to {tr['init']['max_abs_diff']:.1e}), not "
+          f"from the pretrained encoder, for {tr['finetune'].get('steps')} steps (`training/run.py --init`).\n")
     if tr.get("teacher"):
         a(f"Distilled: fine-tuning learned from model {tr['teacher']['version']}'s probabilities on every training "
           f"window as well as from the labels (`training/run.py --teacher`; loss (1 - a) * labels + a * teacher, "

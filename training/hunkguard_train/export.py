@@ -145,3 +145,69 @@ def average_weights(members: list[Path], dst: Path) -> None:
     first.graph.initializer.extend(averaged)
     onnx.save(first, str(dst))
     _fix_ir(dst)
+
+
+def load_onnx_weights(net: HunkNet, path: Path) -> int:
+    """Set `net`'s weights from a graph this module exported (fp32, or int8 from `quantize`, dequantized), so a
+    shipped model can be trained on from where it stands (`run.py --init`). Returns the number of tensors set.
+
+    The exporter keeps a parameter's name for most initializers (`net.<param>`) but folds a Linear weight into
+    an anonymous transposed `onnx::MatMul_*`; those are matched by exporting `net` itself and finding which
+    parameter each anonymous initializer equals. Raises ValueError when the graph is not of `net`'s shape."""
+    import copy
+    import tempfile
+
+    from onnx import numpy_helper
+
+    params = dict(net.named_parameters())
+    # a copy with distinct random values everywhere: the exporter merges equal initializers (a fresh net's
+    # LayerNorm weights are all ones), and every parameter must be told apart by its value
+    probe = copy.deepcopy(net)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in probe.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    probe_params = dict(probe.named_parameters())
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_path = Path(tmp) / "ref.onnx"
+        export_onnx(probe, ref_path)
+        ref_graph = onnx.load(str(ref_path)).graph
+    ref = {t.name: numpy_helper.to_array(t) for t in ref_graph.initializer}
+    # the quantizer turns a Gemm(transB=1) into a MatMul and stores its weight the other way round
+    gemm_b = {n.input[1] for n in ref_graph.node if n.op_type == "Gemm"
+              and any(a.name == "transB" and a.i == 1 for a in n.attribute)}
+    # initializer name -> (parameter name, stored transposed)
+    where: dict[str, tuple[str, bool]] = {}
+    for name, arr in ref.items():
+        if name.startswith("net.") and name[4:] in params:
+            where[name] = (name[4:], False)
+            continue
+        for pname, p in probe_params.items():
+            w = p.detach().numpy()
+            if w.ndim == 2 and w.T.shape == arr.shape and np.array_equal(w.T, arr):
+                where[name] = (pname, True)
+                break
+    got = {t.name: t for t in onnx.load(str(path)).graph.initializer}
+
+    def value(name: str) -> np.ndarray:
+        """The initializer as the fp32 export stores it."""
+        if name in got:
+            return numpy_helper.to_array(got[name]).astype(np.float32)
+        q = [got.get(f"{name}_{s}") for s in ("quantized", "scale", "zero_point")]
+        if any(t is None for t in q):
+            raise ValueError(f"{path}: no initializer for {name}: not a graph of this model")
+        w, scale, zero = (numpy_helper.to_array(t) for t in q)
+        w = (w.astype(np.float32) - zero.astype(np.float32)) * scale.astype(np.float32)
+        return w.T if name in gemm_b else w
+
+    with torch.no_grad():
+        for name, (pname, transposed) in where.items():
+            arr = value(name)
+            arr = arr.T if transposed else arr
+            if tuple(arr.shape) != tuple(params[pname].shape):
+                raise ValueError(f"{path}: {name} is {arr.shape}, {pname} is {tuple(params[pname].shape)}")
+            params[pname].copy_(torch.from_numpy(np.ascontiguousarray(arr)))
+    unmatched = sorted(set(ref) - set(where))
+    if unmatched:
+        raise ValueError(f"{path}: initializers that match no parameter: {unmatched[:5]}")
+    return len(where)

@@ -19,7 +19,7 @@ import torch
 from . import data as D
 from .evaluate import (calibrate, calibrate_line, fold_of, imitation, line_metrics, metrics_for, onnx_predictor,
                        pair_ranking, predict_sets, run_bandit, score_codes)
-from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signature, quantize
+from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signature, load_onnx_weights, quantize
 from .labels import Catalogue
 from .pycode import Lines
 from .tok import CLS, PAD, SEP
@@ -536,7 +536,7 @@ def _unlabelled(cfg: dict, chunks, split_of: dict, all_ex, val_ex, seed: int) ->
 
 
 def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_index, timer: Timer,
-                      stage: Path, corpus: tuple, unlabelled: dict | None = None) -> tuple:
+                      stage: Path, corpus: tuple, unlabelled: dict) -> tuple:
     """Tokenizer and pretrained encoder (the committed checkpoint when it matches the corpus and config, else
     masked-LM pretraining now), training windows (and, with a teacher, the unlabelled windows of `unlabelled`),
     fine-tuning, ONNX export and int8 quantization.
@@ -553,6 +553,7 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
         mlm_info = dict(loaded[2]["mlm"], reused_checkpoint=True, corpus_manifest_sha256=corpus_sha)
     tok, net, _ = loaded
     log.info("tokenizer: %d tokens in vocab", tok.get_vocab_size())
+    init = _init_from(Path(cfg["init"]), tok, net, labels) if cfg.get("init") else None
     # `member_seed` varies what fine-tuning draws (windows, augmentation, batches, dropout) and nothing else: the
     # data, the split, the validation sample and the initial weights (encoder and heads) stay those of `seed`, so
     # members of one recipe start from one point and can be averaged (`average`)
@@ -563,7 +564,6 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
 
     timer.start("augment")
     pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
-    unlabelled = unlabelled or {"transfer": [], "imitation": []}
     # the unlabelled chunks come last, so the labelled windows are drawn exactly as in a run without them
     items = make_items(train_ex + unlabelled["transfer"], tok, label_index, random.Random(seed + 1), cfg["variants"],
                        MAX_LENGTH - 2, pool)
@@ -608,7 +608,8 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
                  teacher["imitation"]["mean_top_overlap"])
     trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
                             "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info,
-                            "member_seed": member_seed, **({"teacher": teacher} if teacher else {})},
+                            "member_seed": member_seed, **({"teacher": teacher} if teacher else {}),
+                            **({"init": init} if init else {})},
                "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}}
     return tok, {"fp32": fp32, "int8": q8}, trained
 
@@ -708,6 +709,24 @@ def _teacher(model_dir: Path, tok, labels: list[str], threads: int) -> tuple[dic
     if Tokenizer.from_file(str(model_dir / "tokenizer.json")).get_vocab() != tok.get_vocab():
         raise ValueError(f"{model_dir}: the teacher's tokenizer is not this run's")
     return {"version": m.get("version"), "dir": model_dir.name}, onnx_predictor(model_dir / "model.onnx", threads)
+
+
+def _init_from(model_dir: Path, tok, net, labels: list[str]) -> dict:
+    """`--init DIR`: start fine-tuning from the weights of the model in DIR (its fp32 graph when it kept one, else
+    its shipped graph dequantized) instead of the pretrained encoder with fresh heads, so a short run adds to what
+    that model knows rather than training a new one. Its tokenizer and labels must be the run's. Returns the
+    manifest's `init` entry (with how closely the loaded weights reproduce DIR's graph)."""
+    from tokenizers import Tokenizer
+
+    m = check_teacher(model_dir, labels)
+    if Tokenizer.from_file(str(model_dir / "tokenizer.json")).get_vocab() != tok.get_vocab():
+        raise ValueError(f"{model_dir}: its tokenizer is not this run's")
+    src = model_dir / "model_fp32.onnx" if (model_dir / "model_fp32.onnx").exists() else model_dir / "model.onnx"
+    n = load_onnx_weights(net, src)
+    diff = check_against_torch(net, src)
+    log.info("fine-tuning starts from %s (%s, %d tensors; max abs difference to its graph %.1e)", src,
+             m.get("version"), n, diff)
+    return {"version": m.get("version"), "dir": model_dir.name, "file": src.name, "max_abs_diff": diff}
 
 
 def _load_trained(model_dir: Path, stage: Path) -> tuple:

@@ -6,7 +6,7 @@ import torch
 import pytest
 
 from hunkguard_train.export import (average_models, average_weights, check_against_torch, export_onnx, io_signature,
-                                    quantize)
+                                    load_onnx_weights, quantize)
 from hunkguard_train.model import HunkNet
 
 
@@ -127,3 +127,31 @@ def test_run_average_refuses_what_it_cannot_average_with_a_one_line_error(tmp_pa
     shutil.copy(shipped / "manifest.json", other / "manifest.json")
     assert run.main(["--average", str(shipped), str(other), "--average-of", "weights"] + out) == 2
     assert not (tmp_path / "out").exists(), "nothing is written when the members are refused"
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_a_model_loaded_back_from_its_graph_computes_what_the_graph_computes(tmp_path, quantized):
+    torch.manual_seed(6)
+    trained = HunkNet(vocab=300, n_labels=4, d=32, layers=2, heads=2, ff=64, max_len=64).eval()
+    with torch.no_grad():  # weights far from a fresh net's, as training leaves them
+        for w in trained.parameters():
+            w.add_(0.2 * torch.randn_like(w))
+    p = tmp_path / "m.onnx"
+    export_onnx(trained, p)
+    if quantized:
+        quantize(p, tmp_path / "q.onnx")
+        p = tmp_path / "q.onnx"
+    fresh = HunkNet(vocab=300, n_labels=4, d=32, layers=2, heads=2, ff=64, max_len=64).eval()
+    assert check_against_torch(fresh, p) > 0.1, "two random nets must differ for the test to mean anything"
+    n = load_onnx_weights(fresh, p)
+    assert n == sum(1 for name, _ in fresh.named_parameters() if name != "mlm_bias"), "every exported tensor is set"
+    # int8 weights come back dequantized: what the shipped graph computes, to within its activation rounding
+    assert check_against_torch(fresh, p) < (0.02 if quantized else 1e-5)
+
+
+def test_loading_weights_from_a_graph_of_another_shape_is_refused(tmp_path):
+    other = HunkNet(vocab=300, n_labels=4, d=48, layers=1, heads=2, ff=64, max_len=64).eval()
+    export_onnx(other, tmp_path / "other.onnx")
+    net = HunkNet(vocab=300, n_labels=4, d=32, layers=1, heads=2, ff=64, max_len=64).eval()
+    with pytest.raises(ValueError):
+        load_onnx_weights(net, tmp_path / "other.onnx")

@@ -1,4 +1,5 @@
-"""Fine-tuning against a teacher's probabilities (`--teacher`): what the student is taught, and what is refused."""
+"""Fine-tuning against a teacher's probabilities (`--teacher`) or from a trained model (`--init`): what the student is
+taught, and what is refused."""
 import json
 
 import numpy as np
@@ -102,4 +103,19 @@ def test_run_refuses_a_bad_teacher_with_a_one_line_error(tmp_path, caplog):
     assert run.main(["--smoke", "--teacher", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "--teacher" in caplog.text and "no model.onnx" in caplog.text
     assert run.main(["--smoke", "--teacher", str(tmp_path), "--distil-weight", "1.5"]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_refuses_a_bad_continuation_with_a_one_line_error(tmp_path, caplog):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import run
+
+    assert run.main(["--smoke", "--init", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "--init" in caplog.text and "no model.onnx" in caplog.text
+    assert run.main(["--smoke", "--init", str(tmp_path), "--recalibrate", str(tmp_path)]) == 2
+    assert "give one of them" in caplog.text
+    assert run.main(["--smoke", "--steps", "0"]) == 2
     assert not (tmp_path / "o").exists()
