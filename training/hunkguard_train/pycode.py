@@ -1,5 +1,6 @@
 """Python source handling: labelled lines, comment/docstring stripping, identifier renaming,
-reformatting, hunk-like fragments, and the risky-call filter for benign code.
+reformatting, new values for credential literals, hunk-like fragments, and the risky-call filter for benign
+code.
 
 Every transformation works on `Lines`: the text lines plus, per line, the set of CWE labels and
 whether the label is known. Lines are only kept, dropped, rewritten in place or inserted with their
@@ -12,6 +13,7 @@ import builtins
 import keyword
 import random
 import re
+import string
 import textwrap
 from dataclasses import dataclass, field
 
@@ -387,6 +389,54 @@ def trailing_ws(lines: Lines, rng: random.Random) -> Lines:
 
 
 # --------------------------------------------------------------------------------------------- fragments
+SECRET_LABEL = "CWE-798"
+# the assigned string of a line: `NAME = "..."`, `key="..."`, `'password': '...'` (not `==`)
+_ASSIGNED_STR = re.compile(r"""(?<![=!<>])([=:]\s*[rbuRBU]?)(['"])((?:\\.|(?!\2)[^\\\n])*)\2""")
+_SECRET_TARGET = re.compile(r"(?:pass|pwd|secret|token|key|cred|auth)\w*['\"]?\]?\s*$", re.I)
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+def _secret_value(rng: random.Random, quote: str) -> str:
+    """A credential-looking value of one of several shapes, as it would be written between `quote`s."""
+    shape = rng.randrange(6)
+    n = rng.randint(12, 48)
+    if shape == 0:  # hex digest
+        v = "".join(rng.choice("0123456789abcdef") for _ in range(n))
+    elif shape == 1:  # base64
+        v = "".join(rng.choice(_SECRET_ALPHABET + "+/") for _ in range(n)) + "=" * rng.randint(0, 2)
+    elif shape == 2:  # a generated key with punctuation (Django's startproject style)
+        v = "".join(rng.choice(_SECRET_ALPHABET + "!@#^&*(-_=+)") for _ in range(n))
+    elif shape == 3:  # a memorable password
+        word = rng.choice(["Summer", "dragon", "Welcome", "s3cret", "Passw0rd", "monkey", "Admin", "qwerty", "hunter"])
+        v = word + str(rng.randint(0, 9999)) + rng.choice(["", "!", "#", "$", "@", "?"])
+    elif shape == 4:  # escape sequences around a phrase
+        esc = lambda: rng.choice(["\\x%02x" % rng.randrange(256), "\\%d" % rng.randint(0, 7), "\\t", "\\n"])
+        word = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(6, 16)))
+        v = esc() + esc() + word + "".join(esc() for _ in range(rng.randint(1, 5)))
+    else:  # a prefixed API key
+        v = rng.choice(["sk_live_", "ghp_", "AKIA", "xoxb-", "key-", ""]) + "".join(
+            rng.choice(_SECRET_ALPHABET) for _ in range(n))
+    return v.replace(quote, "")
+
+
+def reshape_secret_values(lines: Lines, rng: random.Random) -> Lines:
+    """Give the string assigned on each credential line (labelled CWE-798) a new value of a random shape. What
+    makes a hard-coded credential is a secret-named target holding a literal; the corpus's own values come in a
+    few shapes, and a model trained on them alone misses a key written in another (escape sequences, say)."""
+    text = list(lines.text)
+    for i, labels in enumerate(lines.labels):
+        if SECRET_LABEL not in labels:
+            continue
+        found = list(_ASSIGNED_STR.finditer(text[i]))
+        if not found:
+            continue
+        # the string assigned to the secret-named target, else the last one (a dict's value, not its key)
+        m = next((f for f in found if _SECRET_TARGET.search(text[i][:f.start()])), found[-1])
+        value = _secret_value(rng, m.group(2))
+        text[i] = text[i][:m.start(3)] + value + text[i][m.end(3):]
+    return lines.with_text(text)
+
+
 def fragment(lines: Lines, rng: random.Random, context_pool: list[Lines] | None = None,
              p_context: float = 0.5) -> Lines:
     """Cut a hunk-like fragment: start mid-function, keep a partial body, surround it with unrelated code.

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from .data import Example
 from .model import HunkNet
-from .pycode import Lines, augment, fragment
+from .pycode import SECRET_LABEL, Lines, augment, fragment, reshape_secret_values
 from .tok import CLS, MASK, PAD, SEP, encode_labelled
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,10 @@ def _variant(ex: Example, rng: random.Random, frag: bool, pool: list[Lines]) -> 
     rename = hints or rng.random() < 0.7
     strip = ex.origin != "benign" or rng.random() < 0.7
     lines = augment(ex.lines, rng, rename=rename, strip=strip, reformat=rng.random() < 0.8)
+    # half the windows of a credential keep its value, half get one of another shape (drawn only for such
+    # examples, so every other window is drawn as before)
+    if any(SECRET_LABEL in l for l in lines.labels) and rng.random() < 0.5:
+        lines = reshape_secret_values(lines, rng)
     if frag:
         lines = fragment(lines, rng, pool, p_context=0.6)
     return lines

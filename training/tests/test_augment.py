@@ -1,4 +1,5 @@
 """Augmentation keeps line labels on the lines they belong to, and token labels follow lines."""
+import ast
 import json
 import random
 
@@ -6,7 +7,7 @@ import pytest
 
 from hunkguard_train.data import DATA_DIR, realfix_record_to_example
 from hunkguard_train.labels import Catalogue
-from hunkguard_train.pycode import (Lines, augment, fragment, is_risky, rename_identifiers,
+from hunkguard_train.pycode import (Lines, augment, fragment, is_risky, rename_identifiers, reshape_secret_values,
                                     strip_comments_and_docstrings)
 from hunkguard_train.tok import token_lines, windows
 
@@ -97,3 +98,32 @@ def test_risky_filter():
     assert is_risky("h = hashlib.md5(x)")
     assert is_risky("requests.get(url, verify=False)")
     assert not is_risky("def add(a, b):\n    return a + b")
+
+
+SECRETS = r'''SECRET_KEY = "\2\1thisismyscretkey\1\2"
+settings = {"password": "hunter2", "user": "bob"}
+conn = connect(password='abc123xyz', host="h")
+if token == "abc":
+    greeting = "hello"
+'''
+
+
+def test_credential_lines_get_values_of_other_shapes_and_nothing_else_changes():
+    lines = Lines.from_code(SECRETS, {1: {"CWE-798"}, 2: {"CWE-798"}, 3: {"CWE-798"}})
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(30):
+        out = reshape_secret_values(lines, rng)
+        ast.parse(out.code)  # still Python
+        assert out.labels == lines.labels and out.text[3:] == lines.text[3:]
+        assert out.text[0].startswith('SECRET_KEY = "') and "thisismyscretkey" not in out.text[0]
+        # the secret-named entry of the dict gets the new value, not the user name after it
+        assert out.text[1].endswith('"user": "bob"}') and '"hunter2"' not in out.text[1]
+        assert out.text[2].startswith("conn = connect(password='") and out.text[2].endswith(', host="h")')
+        seen.add(out.text[0])
+    assert len(seen) == 30, "every draw is a new value"
+
+
+def test_a_comparison_with_a_literal_is_not_an_assignment_to_reshape():
+    lines = Lines.from_code('if token == "abc":\n    pass\n', {1: {"CWE-798"}})
+    assert reshape_secret_values(lines, random.Random(0)).text == lines.text
