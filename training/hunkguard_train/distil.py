@@ -142,7 +142,7 @@ def decide(test_id: str, severity: str, confidence: str, line: str, around: str,
         if low in WEAK_DEFAULTS or re.search(r"change_?me|changeit", low):
             return Verdict(label, "positive", f"{test_id}:weak-default-credential")
         if (low in NOT_A_SECRET or len(value.strip()) < 4 or NOT_SECRET_NAME.search(name)
-                or re.search(r"\{\w*\}|%\(?\w*\)?s|\$\{|<\w+>|^https?://|^/|\s", value) or set(low) <= set("*x.-_ ")
+                or re.search(r"\{\w*\}|%\(?\w*\)?s|\$\{|<[\w\-]+>|^https?://|^/|\s", value) or set(low) <= set("*x.-_ ")
                 or low == name.lower() or low in ("dummy", "test", "example", "placeholder", "fake", "foo", "bar")
                 or NAMES_A_THING.fullmatch(value.strip()) or PLACEHOLDER.search(value.strip())):
             return Verdict(None, "safe", f"{test_id}:not-a-credential")
