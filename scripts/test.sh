@@ -41,6 +41,9 @@ echo "== Training smoke run, loaded back by the Rust binary"
 smoke=$(mktemp -d)
 trap 'rm -rf "$smoke"' EXIT
 .venv/bin/python training/run.py --smoke --out "$smoke" 2>&1 | tail -n 5
+# the smoke profile runs the credential augmentations that the full profile leaves off
+grep -q '^- Planted credentials: [1-9]' "$smoke/MODEL_CARD.md"
+grep -q '^- Credential values: 50%' "$smoke/MODEL_CARD.md"
 cargo run --quiet --locked -- model --model-dir "$smoke" --device cpu | tail -n 4
 echo "== Recalibrating the smoke model (no training), loaded back by the Rust binary"
 .venv/bin/python training/run.py --smoke --recalibrate "$smoke" --out "$smoke/recalibrated" 2>&1 | tail -n 2

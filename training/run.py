@@ -74,6 +74,12 @@ def main(argv=None) -> int:
                          "profile's learning rate" % (INIT_STEPS, INIT_LR_SCALE))
     ap.add_argument("--steps", type=int, default=None, metavar="N",
                     help="fine-tuning steps (overrides the profile's, and --init's default)")
+    ap.add_argument("--reshape-secrets", type=float, default=None, metavar="P",
+                    help="give the literal of a share P of the credential windows a value of another shape "
+                         "(pycode.reshape_secret_values; the full profile's default is 0)")
+    ap.add_argument("--plant-secrets", type=float, default=None, metavar="P",
+                    help="plant a hard-coded credential, and its harmless twin, in a share P of the benign examples "
+                         "(pycode.plant_secret; the full profile's default is 0)")
     ap.add_argument("--threads", type=int, default=2, metavar="N",
                     help="CPU threads for torch and ONNX Runtime (default 2; 1 for a side job beside a training)")
     args = ap.parse_args(argv)
@@ -150,6 +156,12 @@ def main(argv=None) -> int:
         overrides.update(init=str(args.init), max_steps=INIT_STEPS, lr=PROFILES[profile]["lr"] * INIT_LR_SCALE)
     if args.steps is not None:
         overrides["max_steps"] = args.steps
+    for name, value in (("secret_reshape", args.reshape_secrets), ("secret_plant", args.plant_secrets)):
+        if value is not None:
+            if not 0.0 <= value <= 1.0:
+                logging.error("--%s: %s is not a share between 0 and 1", name.replace("secret_", "") + "-secrets", value)
+                return 2
+            overrides[name] = value
     if args.transfer and not args.teacher:
         logging.error("--transfer: unlabelled chunks need a --teacher to learn from")
         return 2

@@ -94,7 +94,16 @@ def model_card(m: dict, cat, refs: dict) -> str:
       "separately.")
     a(f"- Augmentation: comments and docstrings stripped, identifiers renamed from a shared pool, re-indented/"
       f"re-quoted, and cut into hunk-like fragments (positive AND safe code alike); {tr['windows']} training windows "
-      f"({tr['positive_windows']} positive).\n")
+      f"({tr['positive_windows']} positive).")
+    if tr.get("reshaped_credentials_share"):
+        a(f"- Credential values: {tr['reshaped_credentials_share']:.0%} of the windows of a hard-coded credential get "
+          "a value of another shape (`pycode.reshape_secret_values`).")
+    if tr.get("planted_credentials", {}).get("hard_coded"):
+        pc = tr["planted_credentials"]
+        a(f"- Planted credentials: {pc['hard_coded']} windows of benign code with a hard-coded credential inserted "
+          f"(CWE-798) and {pc['harmless_twins']} twins whose same line reads it from the environment or holds a "
+          "placeholder (`pycode.plant_secret`).")
+    a("")
     a("## Architecture and training\n")
     c = tr["config"]
     a(f"Byte-level BPE ({c['vocab']} tokens) -> token+position embeddings (d={c['d']}) -> gated conv blocks "

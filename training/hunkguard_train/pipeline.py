@@ -40,7 +40,8 @@ PROFILES = {
                   vocab=2000, corpus_chars=1_500_000, d=64, layers=1, heads=2, ff=128, mlm_steps=3,
                   variants={"realfix": 1, "codeql": 1, "bandit": 1, "synth": 0.5, "benign": 1, "default": 1},
                   epochs=1.0, max_steps=12, lr=1e-3, batch_tokens=4096, benign_val_eval=80, mlm_batch=8,
-                  pair_variants={"realfix": 1, "synth": 1}, pair_batch=4, imitation_windows=60),
+                  pair_variants={"realfix": 1, "synth": 1}, pair_batch=4, imitation_windows=60,
+                  secret_reshape=0.5, secret_plant=0.05),
     # ~10-15 minutes: the first model for the runtime integration
     "quick": dict(corpus_neg_per_pos=20, corpus_max_neg_train=8000, corpus_max_neg_val=1500, corpus_max_pos_per_label=800,
                   benign_max=3000, benign_per_pkg=120, benign_files_per_pkg=30, synth_max=6000, real_max=None,
@@ -566,7 +567,11 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     pool = [Lines(e.lines.text) for e in train_ex if e.origin == "benign"][:3000] or [Lines(["x = 1"])]
     # the unlabelled chunks come last, so the labelled windows are drawn exactly as in a run without them
     items = make_items(train_ex + unlabelled["transfer"], tok, label_index, random.Random(seed + 1), cfg["variants"],
-                       MAX_LENGTH - 2, pool)
+                       MAX_LENGTH - 2, pool, p_reshape=cfg.get("secret_reshape", 0.0),
+                       p_plant=cfg.get("secret_plant", 0.0), plant_seed=seed + 11)
+    planted = Counter(bool(it.seq.any()) for it in items if it.origin == "planted")
+    planted_n = {"hard_coded": planted[True], "harmless_twins": planted[False]}
+    log.info("planted credentials: %d windows hard-coded, %d harmless twins", planted[True], planted[False])
     pairs = make_pair_items(train_ex, tok, label_index, seed, cfg["pair_variants"], MAX_LENGTH - 2)
     log.info("ranking pairs (vulnerable, fixed twin): %d", len(pairs))
     n_items_pos = sum(int(it.seq.any()) for it in items)
@@ -607,7 +612,9 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
         log.info("imitation of the teacher on %d held-back chunks: mean top-50 overlap %s", len(codes),
                  teacher["imitation"]["mean_top_overlap"])
     trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
-                            "positive_windows": n_items_pos, "mlm": mlm_info, "finetune": ft_info,
+                            "positive_windows": n_items_pos, "planted_credentials": dict(planted_n),
+                            "reshaped_credentials_share": cfg.get("secret_reshape", 0.0),
+                            "mlm": mlm_info, "finetune": ft_info,
                             "member_seed": member_seed, **({"teacher": teacher} if teacher else {}),
                             **({"init": init} if init else {})},
                "onnx_vs_torch_max_abs_diff": {"fp32": diff_fp32, "int8": diff_int8}}

@@ -437,6 +437,74 @@ def reshape_secret_values(lines: Lines, rng: random.Random) -> Lines:
     return lines.with_text(text)
 
 
+# where a credential is written in real code, and under which names
+_PLANT_NAMES = ["SECRET_KEY", "secret_key", "API_KEY", "api_key", "API_TOKEN", "auth_token", "access_token",
+                "DB_PASSWORD", "db_password", "PASSWORD", "password", "ADMIN_PASSWORD", "smtp_password",
+                "CLIENT_SECRET", "client_secret", "AWS_SECRET_ACCESS_KEY", "JWT_SECRET", "webhook_secret",
+                "SESSION_SECRET", "private_token"]
+_PLANT_FORMS = ["{name} = {v}", "{name}: str = {v}", "self.{lname} = {v}", "app.config[{q}{uname}{q}] = {v}",
+                "app.secret_key = {v}", "settings.{uname} = {v}", "config[{q}{lname}{q}] = {v}",
+                "client = Client(host=host, {lname}={v})", "conn = connect(user=user, {lname}={v})",
+                "CONFIG = {{{q}{lname}{q}: {v}}}"]
+_PHRASE_WORDS = ["this", "is", "my", "secret", "key", "super", "dev", "development", "app", "very", "private",
+                 "default", "local", "test", "admin", "token"]
+
+
+def _not_a_secret_value(rng: random.Random, name: str, q: str) -> str:
+    """What a credential-named target holds when the code does not hard-code the credential: the environment, a
+    settings lookup, nothing, the name of a thing, a placeholder or a template (the labelling rules' safe shapes)."""
+    uname = name.upper()
+    return rng.choice([
+        f"os.environ[{q}{uname}{q}]", f"os.environ.get({q}{uname}{q})", f"os.getenv({q}{uname}{q}, {q}{q})",
+        f"config({q}{uname}{q})", f"settings.{uname}", f"get_secret({q}{name.lower()}{q})", "None", f"{q}{q}",
+        f"{q}{uname}{q}", f"{q}{name.lower()}{q}", f"{q}<your-{name.lower().replace('_', '-')}>{q}",
+        f"{q}${{{uname}}}{q}", f"{q}%({name.lower()})s{q}", f"{q}{{{name.lower()}}}{q}", "value", "args." + name.lower(),
+    ])
+
+
+def _statement_starts(code: str) -> list[int]:
+    """0-based lines where a statement starts (a decorated definition at its first decorator), by `ast`; empty when
+    the code does not parse even dedented."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError):
+        return []
+    starts = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            decorators = getattr(node, "decorator_list", [])
+            starts.add(min([d.lineno for d in decorators] + [node.lineno]) - 1)
+    return sorted(starts)
+
+
+def plant_secret(lines: Lines, rng: random.Random, hard_coded: bool) -> Lines | None:
+    """`lines` (ordinary real code) with one credential line inserted where a statement can start: a secret-named
+    target holding a literal of a credential's shape, labelled CWE-798 (`hard_coded`), or its twin holding what
+    real code holds instead (the environment, a placeholder, a name), unlabelled. The corpus has a few hundred
+    hard-coded credentials, in few shapes and places; this puts them in thousands of real contexts, and the twin
+    teaches that the name alone is not the flaw. None when no line can take a statement."""
+    starts = _statement_starts(lines.code)
+    if not starts:
+        return None
+    at = rng.choice(starts)
+    indent = re.match(r"[ \t]*", lines.text[at]).group(0)
+    name = rng.choice(_PLANT_NAMES)
+    q = rng.choice(["'", '"'])
+    if hard_coded:
+        if rng.random() < 0.25:  # a phrase: "thisismysecretkey", "dev-secret-key" (not "dev_key": a name)
+            v = rng.choice(["", "", "-"]).join(rng.sample(_PHRASE_WORDS, rng.randint(2, 4)))
+        else:
+            v = _secret_value(rng, q)
+        value = q + v + q
+    else:
+        value = _not_a_secret_value(rng, name, q)
+    form = rng.choice(_PLANT_FORMS)
+    line = indent + form.format(name=name, lname=name.lower(), uname=name.upper(), q=q, v=value)
+    label = frozenset([SECRET_LABEL]) if hard_coded else EMPTY
+    return Lines(lines.text[:at] + [line] + lines.text[at:], lines.labels[:at] + [label] + lines.labels[at:],
+                 lines.known[:at] + [True] + lines.known[at:])
+
+
 def fragment(lines: Lines, rng: random.Random, context_pool: list[Lines] | None = None,
              p_context: float = 0.5) -> Lines:
     """Cut a hunk-like fragment: start mid-function, keep a partial body, surround it with unrelated code.

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from .data import Example
 from .model import HunkNet
-from .pycode import SECRET_LABEL, Lines, augment, fragment, reshape_secret_values
+from .pycode import SECRET_LABEL, Lines, augment, fragment, plant_secret, reshape_secret_values
 from .tok import CLS, MASK, PAD, SEP, encode_labelled
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,14 @@ class Item:
     hard: bool = True
 
 
-def _variant(ex: Example, rng: random.Random, frag: bool, pool: list[Lines]) -> Lines:
+def _variant(ex: Example, rng: random.Random, frag: bool, pool: list[Lines], p_reshape: float = 0.0) -> Lines:
     hints = bool(ex.meta.get("name_hints"))
     rename = hints or rng.random() < 0.7
     strip = ex.origin != "benign" or rng.random() < 0.7
     lines = augment(ex.lines, rng, rename=rename, strip=strip, reformat=rng.random() < 0.8)
-    # half the windows of a credential keep its value, half get one of another shape (drawn only for such
-    # examples, so every other window is drawn as before)
-    if any(SECRET_LABEL in l for l in lines.labels) and rng.random() < 0.5:
+    # a share of the windows of a credential get a value of another shape (drawn only for such examples, and only
+    # when asked for, so every other window is drawn as without it)
+    if p_reshape and any(SECRET_LABEL in l for l in lines.labels) and rng.random() < p_reshape:
         lines = reshape_secret_values(lines, rng)
     if frag:
         lines = fragment(lines, rng, pool, p_context=0.6)
@@ -48,10 +48,24 @@ def _variant(ex: Example, rng: random.Random, frag: bool, pool: list[Lines]) -> 
 
 
 def make_items(examples: list[Example], tok, label_index: dict[str, int], rng: random.Random, variants: dict,
-               max_tokens: int, pool: list[Lines], p_frag: float = 0.5) -> list[Item]:
+               max_tokens: int, pool: list[Lines], p_frag: float = 0.5, p_reshape: float = 0.0,
+               p_plant: float = 0.0, plant_seed: int = 0) -> list[Item]:
+    """The training windows of `examples`: `variants` augmented copies of each (by origin), a share `p_frag` cut
+    into fragments, a share `p_reshape` of the credential windows with a new value (`reshape_secret_values`); and
+    for a share `p_plant` of the benign examples, one copy with a hard-coded credential planted
+    (`plant_secret`) and one with its harmless twin, drawn from their own generator so every other window is drawn
+    as without them."""
     L = len(label_index)
     items: list[Item] = []
+    plant_rng = random.Random(plant_seed)
     for ex in examples:
+        if p_plant and ex.origin == "benign" and plant_rng.random() < p_plant:
+            for hard_coded in (True, False):
+                planted = plant_secret(ex.lines, plant_rng, hard_coded)
+                if planted is not None:
+                    twin = Example(f"{ex.uid}+secret", planted, frozenset([SECRET_LABEL] if hard_coded else []),
+                                   "planted", ex.group, kind="vuln" if hard_coded else "neg")
+                    items.extend(make_items([twin], tok, label_index, plant_rng, {}, max_tokens, pool, p_frag, p_reshape))
         # "origin:kind" (e.g. corpus:vuln) first, then the origin, then the default
         key = next((k for k in (f"{ex.origin}:{ex.kind}", ex.origin) if k in variants), "default")
         n_var = variants.get(key, 1)
@@ -60,7 +74,7 @@ def make_items(examples: list[Example], tok, label_index: dict[str, int], rng: r
         for v in range(n):
             frag = rng.random() < p_frag and (not ex.positive or bool(ex.lines.positive_lines()))
             try:
-                lines = _variant(ex, rng, frag, pool)
+                lines = _variant(ex, rng, frag, pool, p_reshape)
             except Exception as e:  # noqa: BLE001 - one bad snippet must not stop training
                 log.debug("augment failed on %s: %s", ex.uid, e)
                 lines = ex.lines

@@ -6,8 +6,10 @@ import random
 import pytest
 
 from hunkguard_train.data import DATA_DIR, realfix_record_to_example
+from hunkguard_train.distil import decide
 from hunkguard_train.labels import Catalogue
-from hunkguard_train.pycode import (Lines, augment, fragment, is_risky, rename_identifiers, reshape_secret_values,
+from hunkguard_train.pycode import (Lines, augment, fragment, is_risky, plant_secret, rename_identifiers,
+                                    reshape_secret_values,
                                     strip_comments_and_docstrings)
 from hunkguard_train.tok import token_lines, windows
 
@@ -127,3 +129,85 @@ def test_credential_lines_get_values_of_other_shapes_and_nothing_else_changes():
 def test_a_comparison_with_a_literal_is_not_an_assignment_to_reshape():
     lines = Lines.from_code('if token == "abc":\n    pass\n', {1: {"CWE-798"}})
     assert reshape_secret_values(lines, random.Random(0)).text == lines.text
+
+
+PLAIN = '''@app.route("/x")
+@login_required
+def view(request):
+    """Doc."""
+    data = request.args.get("q")
+    if data:
+        return render(data)
+    else:
+        return None
+'''
+
+
+def test_a_planted_credential_goes_where_a_statement_can_and_only_it_is_labelled():
+    lines = Lines.from_code(PLAIN)
+    rng = random.Random(0)
+    for hard_coded in (True, False) * 20:
+        out = plant_secret(lines, rng, hard_coded)
+        ast.parse(out.code)  # between statements, at their indentation, never between a decorator and its def
+        assert len(out.text) == len(lines.text) + 1
+        new = [i for i in range(len(out.text)) if out.text[:i] + out.text[i + 1:] == lines.text]
+        assert new, "the original lines are all kept, in order"
+        i = new[0]
+        assert out.labels[i] == (frozenset({"CWE-798"}) if hard_coded else frozenset())
+        assert all(not l for k, l in enumerate(out.labels) if k != i)
+        assert not out.text[i - 1].lstrip().startswith("@") if i else True
+
+
+def test_the_corpus_labelling_rule_agrees_with_both_planted_lines():
+    """A planted credential is what the rule for Bandit's B105/B106 teaches as positive, and its twin is not, so
+    planting adds contexts, not a second definition of a hard-coded credential."""
+    rng = random.Random(1)
+    for _ in range(200):
+        for hard_coded in (True, False):
+            out = plant_secret(Lines.from_code("x = 1\n"), rng, hard_coded)
+            # Bandit's B105 reads plain assignments only, so the rule is asked about the line without its annotation
+            line = next(t for t in out.text if t != "x = 1").replace(": str =", " =")
+            verdict = decide("B106" if "(" in line else "B105", "LOW", "MEDIUM", line, line, "")
+            assert (verdict.decision == "positive") == hard_coded, (line, verdict)
+
+
+def test_code_that_does_not_parse_gets_no_planted_credential():
+    assert plant_secret(Lines.from_code("def f(:\n    x = (\n"), random.Random(0), True) is None
+
+
+def test_planting_adds_a_credential_window_and_its_twin_and_leaves_the_other_windows_as_drawn():
+    from hunkguard_train.data import Example
+    from hunkguard_train.tok import train_tokenizer
+    from hunkguard_train.train import make_items
+
+    tok = train_tokenizer([PLAIN * 20, "SECRET_KEY = 'abc'\npassword = os.environ['X']\n" * 20], vocab_size=300)
+    label_index = {"CWE-78": 0, "CWE-798": 1}
+    benign = [Example(f"b{k}", Lines.from_code(PLAIN), frozenset(), "benign", f"g{k}", kind="benign") for k in range(6)]
+    pool = [Lines(["x = 1"])]
+    plain = make_items(benign, tok, label_index, random.Random(3), {"default": 1}, 254, pool)
+    planted = make_items(benign, tok, label_index, random.Random(3), {"default": 1}, 254, pool, p_plant=1.0,
+                         plant_seed=5)
+    own = [i for i in planted if i.origin == "benign"]
+    assert [list(i.ids) for i in own] == [list(i.ids) for i in plain]
+    extra = [i for i in planted if i.origin == "planted"]
+    hard_coded = [i for i in extra if i.seq[1] == 1.0]
+    assert len(hard_coded) == 6 and len(extra) == 12
+    assert all(i.y[:, 1].any() and not i.y[:, 0].any() for i in hard_coded), "the planted line's tokens are labelled"
+    twins = [i for i in extra if i.seq[1] == 0.0]
+    assert len(twins) == 6 and all(not i.seq.any() and not i.y.any() for i in twins)
+
+
+def test_credential_values_are_reshaped_only_when_asked_for():
+    from hunkguard_train.data import Example
+    from hunkguard_train.tok import train_tokenizer
+    from hunkguard_train.train import make_items
+
+    code = 'SECRET_KEY = "thisismyscretkey"\nDEBUG = True\n'
+    tok = train_tokenizer([code * 20], vocab_size=300)
+    ex = Example("s", Lines.from_code(code, {1: {"CWE-798"}}), frozenset({"CWE-798"}), "corpus", "g", kind="vuln")
+    kept = {tok.decode(list(i.ids)) for i in make_items([ex] * 8, tok, {"CWE-798": 0}, random.Random(0), {}, 254,
+                                                          [Lines(["x = 1"])], p_frag=0.0)}
+    assert kept and all("thisismyscretkey" in t for t in kept)
+    new = [tok.decode(list(i.ids)) for i in make_items([ex] * 8, tok, {"CWE-798": 0}, random.Random(0), {}, 254,
+                                                        [Lines(["x = 1"])], p_frag=0.0, p_reshape=1.0)]
+    assert new and not any("thisismyscretkey" in t for t in new)

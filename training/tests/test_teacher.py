@@ -119,3 +119,17 @@ def test_run_refuses_a_bad_continuation_with_a_one_line_error(tmp_path, caplog):
     assert "give one of them" in caplog.text
     assert run.main(["--smoke", "--steps", "0"]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_run_refuses_a_credential_share_outside_0_to_1(tmp_path, caplog):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import run
+
+    assert run.main(["--smoke", "--plant-secrets", "1.5", "--out", str(tmp_path / "o")]) == 2
+    assert "--plant-secrets" in caplog.text
+    assert run.main(["--smoke", "--reshape-secrets", "-0.1", "--out", str(tmp_path / "o")]) == 2
+    assert "--reshape-secrets" in caplog.text
+    assert not (tmp_path / "o").exists()
