@@ -446,6 +446,8 @@ _PLANT_FORMS = ["{name} = {v}", "{name}: str = {v}", "self.{lname} = {v}", "app.
                 "app.secret_key = {v}", "settings.{uname} = {v}", "config[{q}{lname}{q}] = {v}",
                 "client = Client(host=host, {lname}={v})", "conn = connect(user=user, {lname}={v})",
                 "CONFIG = {{{q}{lname}{q}: {v}}}"]
+_PLAIN_NAMES = ["APP_NAME", "app_title", "TITLE", "DEFAULT_THEME", "LOG_FORMAT", "version", "greeting",
+                "LANGUAGE_CODE", "SITE_HEADER", "brand", "TIME_ZONE", "cache_prefix", "user_agent", "label"]
 _PHRASE_WORDS = ["this", "is", "my", "secret", "key", "super", "dev", "development", "app", "very", "private",
                  "default", "local", "test", "admin", "token"]
 
@@ -479,8 +481,10 @@ def _statement_starts(code: str) -> list[int]:
 
 def plant_secret(lines: Lines, rng: random.Random, hard_coded: bool) -> Lines | None:
     """`lines` (ordinary real code) with one credential line inserted where a statement can start: a secret-named
-    target holding a literal of a credential's shape, labelled CWE-798 (`hard_coded`), or its twin holding what
-    real code holds instead (the environment, a placeholder, a name), unlabelled. The corpus has a few hundred
+    target holding a literal of a credential's shape, labelled CWE-798 (`hard_coded`), or its unlabelled twin: the
+    same target holding what real code holds instead (the environment, a placeholder, a name), or the same kind of
+    literal under a name that is not a credential's (`APP_NAME`), since a model that learns the value alone flags
+    every config string. The corpus has a few hundred
     hard-coded credentials, in few shapes and places; this puts them in thousands of real contexts, and the twin
     teaches that the name alone is not the flaw. None when no line can take a statement."""
     starts = _statement_starts(lines.code)
@@ -490,15 +494,19 @@ def plant_secret(lines: Lines, rng: random.Random, hard_coded: bool) -> Lines | 
     indent = re.match(r"[ \t]*", lines.text[at]).group(0)
     name = rng.choice(_PLANT_NAMES)
     q = rng.choice(["'", '"'])
-    if hard_coded:
-        if rng.random() < 0.25:  # a phrase: "thisismysecretkey", "dev-secret-key" (not "dev_key": a name)
-            v = rng.choice(["", "", "-"]).join(rng.sample(_PHRASE_WORDS, rng.randint(2, 4)))
-        else:
-            v = _secret_value(rng, q)
-        value = q + v + q
+    if rng.random() < 0.25:  # a phrase: "thisismysecretkey", "dev-secret-key" (not "dev_key": a name)
+        literal = q + rng.choice(["", "", "-"]).join(rng.sample(_PHRASE_WORDS, rng.randint(2, 4))) + q
     else:
+        literal = q + _secret_value(rng, q) + q
+    forms = _PLANT_FORMS
+    if hard_coded:
+        value = literal
+    elif rng.random() < 0.5:
         value = _not_a_secret_value(rng, name, q)
-    form = rng.choice(_PLANT_FORMS)
+    else:  # the same literal under a name that says it is not a credential: a title, a format, a theme
+        name, value = rng.choice(_PLAIN_NAMES), literal
+        forms = [f for f in _PLANT_FORMS if "secret_key" not in f]
+    form = rng.choice(forms)
     line = indent + form.format(name=name, lname=name.lower(), uname=name.upper(), q=q, v=value)
     label = frozenset([SECRET_LABEL]) if hard_coded else EMPTY
     return Lines(lines.text[:at] + [line] + lines.text[at:], lines.labels[:at] + [label] + lines.labels[at:],

@@ -2,6 +2,7 @@
 import ast
 import json
 import random
+import re
 
 import pytest
 
@@ -167,6 +168,11 @@ def test_the_corpus_labelling_rule_agrees_with_both_planted_lines():
             out = plant_secret(Lines.from_code("x = 1\n"), rng, hard_coded)
             # Bandit's B105 reads plain assignments only, so the rule is asked about the line without its annotation
             line = next(t for t in out.text if t != "x = 1").replace(": str =", " =")
+            target = re.sub(r"""(['"])(?:(?!\1).)*\1(?!.*['"])""", "", line)  # the line without its value
+            if not re.search(r"pas+wo?r?d|pass(phrase)?|pwd|token|secrete?|key", target, re.I):
+                # Bandit's B105/B106 report only such names: this line would be a benign line of the corpus
+                assert not hard_coded, line
+                continue
             verdict = decide("B106" if "(" in line else "B105", "LOW", "MEDIUM", line, line, "")
             assert (verdict.decision == "positive") == hard_coded, (line, verdict)
 
