@@ -156,12 +156,13 @@ def main(argv=None) -> int:
         overrides.update(init=str(args.init), max_steps=INIT_STEPS, lr=PROFILES[profile]["lr"] * INIT_LR_SCALE)
     if args.steps is not None:
         overrides["max_steps"] = args.steps
-    for name, value in (("secret_reshape", args.reshape_secrets), ("secret_plant", args.plant_secrets)):
+    for flag, key, value in (("--reshape-secrets", "secret_reshape", args.reshape_secrets),
+                             ("--plant-secrets", "secret_plant", args.plant_secrets)):
         if value is not None:
             if not 0.0 <= value <= 1.0:
-                logging.error("--%s: %s is not a share between 0 and 1", name.replace("secret_", "") + "-secrets", value)
+                logging.error("%s: %s is not a share between 0 and 1", flag, value)
                 return 2
-            overrides[name] = value
+            overrides[key] = value
     if args.transfer and not args.teacher:
         logging.error("--transfer: unlabelled chunks need a --teacher to learn from")
         return 2

@@ -101,8 +101,9 @@ def model_card(m: dict, cat, refs: dict) -> str:
     if tr.get("planted_credentials", {}).get("hard_coded"):
         pc = tr["planted_credentials"]
         a(f"- Planted credentials: {pc['hard_coded']} windows of benign code with a hard-coded credential inserted "
-          f"(CWE-798) and {pc['harmless_twins']} twins whose same line reads it from the environment or holds a "
-          "placeholder (`pycode.plant_secret`).")
+          f"(CWE-798) and {pc['harmless_twins']} twins whose line reads it from the environment, holds a "
+          "placeholder, or puts the same kind of literal under a name that is not a credential's "
+          "(`pycode.plant_secret`).")
     a("")
     a("## Architecture and training\n")
     c = tr["config"]

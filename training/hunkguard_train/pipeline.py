@@ -569,9 +569,9 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     items = make_items(train_ex + unlabelled["transfer"], tok, label_index, random.Random(seed + 1), cfg["variants"],
                        MAX_LENGTH - 2, pool, p_reshape=cfg.get("secret_reshape", 0.0),
                        p_plant=cfg.get("secret_plant", 0.0), plant_seed=seed + 11)
-    planted = Counter(bool(it.seq.any()) for it in items if it.origin == "planted")
-    planted_n = {"hard_coded": planted[True], "harmless_twins": planted[False]}
-    log.info("planted credentials: %d windows hard-coded, %d harmless twins", planted[True], planted[False])
+    labelled = Counter(bool(it.seq.any()) for it in items if it.origin == "planted")
+    planted = {"hard_coded": labelled[True], "harmless_twins": labelled[False]}
+    log.info("planted credentials: %(hard_coded)d windows hard-coded, %(harmless_twins)d harmless twins", planted)
     pairs = make_pair_items(train_ex, tok, label_index, seed, cfg["pair_variants"], MAX_LENGTH - 2)
     log.info("ranking pairs (vulnerable, fixed twin): %d", len(pairs))
     n_items_pos = sum(int(it.seq.any()) for it in items)
@@ -612,7 +612,7 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
         log.info("imitation of the teacher on %d held-back chunks: mean top-50 overlap %s", len(codes),
                  teacher["imitation"]["mean_top_overlap"])
     trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
-                            "positive_windows": n_items_pos, "planted_credentials": dict(planted_n),
+                            "positive_windows": n_items_pos, "planted_credentials": planted,
                             "reshaped_credentials_share": cfg.get("secret_reshape", 0.0),
                             "mlm": mlm_info, "finetune": ft_info,
                             "member_seed": member_seed, **({"teacher": teacher} if teacher else {}),

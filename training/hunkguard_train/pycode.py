@@ -212,13 +212,19 @@ PROTECTED = _BUILTINS | {
 }
 
 
+def _parse_dedented(code: str) -> ast.Module | None:
+    """The snippet's syntax tree, dedented first (a hunk of a method body is indented); None when it does not parse
+    (a fragment, or nesting too deep for the parser)."""
+    try:
+        return ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def defined_names(code: str) -> set[str]:
     """Names the snippet itself defines (functions, classes, parameters, assignment targets)."""
     names: set[str] = set()
-    try:
-        tree = ast.parse(textwrap.dedent(code))
-    except (SyntaxError, ValueError):
-        tree = None
+    tree = _parse_dedented(code)
     if tree is not None:
         for n in ast.walk(tree):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -467,9 +473,8 @@ def _not_a_secret_value(rng: random.Random, name: str, q: str) -> str:
 def _statement_starts(code: str) -> list[int]:
     """0-based lines where a statement starts (a decorated definition at its first decorator), by `ast`; empty when
     the code does not parse even dedented."""
-    try:
-        tree = ast.parse(textwrap.dedent(code))
-    except (SyntaxError, ValueError):
+    tree = _parse_dedented(code)
+    if tree is None:
         return []
     starts = set()
     for node in ast.walk(tree):
@@ -483,10 +488,9 @@ def plant_secret(lines: Lines, rng: random.Random, hard_coded: bool) -> Lines | 
     """`lines` (ordinary real code) with one credential line inserted where a statement can start: a secret-named
     target holding a literal of a credential's shape, labelled CWE-798 (`hard_coded`), or its unlabelled twin: the
     same target holding what real code holds instead (the environment, a placeholder, a name), or the same kind of
-    literal under a name that is not a credential's (`APP_NAME`), since a model that learns the value alone flags
-    every config string. The corpus has a few hundred
-    hard-coded credentials, in few shapes and places; this puts them in thousands of real contexts, and the twin
-    teaches that the name alone is not the flaw. None when no line can take a statement."""
+    literal under a name that is not a credential's (`APP_NAME`). The corpus has a few hundred hard-coded
+    credentials, in few shapes and places; this puts them in thousands of real contexts, and the twins teach that
+    neither the name alone nor the value alone is the flaw. None when no line can take a statement."""
     starts = _statement_starts(lines.code)
     if not starts:
         return None
