@@ -80,6 +80,10 @@ def main(argv=None) -> int:
     ap.add_argument("--plant-secrets", type=float, default=None, metavar="P",
                     help="plant a hard-coded credential, and its harmless twin, in a share P of the benign examples "
                          "(pycode.plant_secret; the full profile's default is 0)")
+    ap.add_argument("--extend-corpus", type=int, default=None, metavar="LINES",
+                    help="label up to LINES more non-test lines of each training package past the corpus's "
+                         "per-package cap (corpus.corpus_extension; held-out packages stay capped; the full "
+                         "profile's default is 0)")
     ap.add_argument("--threads", type=int, default=2, metavar="N",
                     help="CPU threads for torch and ONNX Runtime (default 2; 1 for a side job beside a training)")
     args = ap.parse_args(argv)
@@ -163,6 +167,11 @@ def main(argv=None) -> int:
                 logging.error("%s: %s is not a share between 0 and 1", flag, value)
                 return 2
             overrides[key] = value
+    if args.extend_corpus is not None:
+        if args.extend_corpus < 0:
+            logging.error("--extend-corpus: %d is not a number of lines", args.extend_corpus)
+            return 2
+        overrides["corpus_extend_lines"] = args.extend_corpus
     if args.transfer and not args.teacher:
         logging.error("--transfer: unlabelled chunks need a --teacher to learn from")
         return 2

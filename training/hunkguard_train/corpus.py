@@ -240,6 +240,8 @@ class SourceFile:
     path: str  # inside the package (the sdist's top folder removed)
     text: str
     is_test: bool
+    # a file past the package's first MAX_LINES_PER_PACKAGE lines, added by `extend_corpus` (training packages only)
+    extension: bool = False
 
 
 def _skip_path(rel: str) -> bool:
@@ -306,12 +308,51 @@ def load_corpus(rows: list[dict], cache: Path = CACHE, max_lines: int = MAX_LINE
     return out
 
 
+def corpus_extension(corpus: dict[str, list[SourceFile]], rows: list[dict], extra_lines: int,
+                     cache: Path = CACHE) -> dict[str, list[SourceFile]]:
+    """Up to `extra_lines` more non-test lines for each training package that `load_corpus` capped, as files
+    marked `extension` (package -> files; `extend` adds them). A second pass, after every package's capped
+    files are chosen, so the capped corpus, the held-out packages and everything graded on them stay byte for
+    byte what they were; a file any package already holds is not added again."""
+    seen = {hashlib.sha1(re.sub(r"\s+", "", f.text).encode()).hexdigest() for fs in corpus.values() for f in fs}
+    out: dict[str, list[SourceFile]] = {}
+    for row in sorted(rows, key=lambda r: r["package"]):
+        pkg = row["package"]
+        if row["split"] != "train" or pkg not in corpus:
+            continue
+        have = {f.path for f in corpus[pkg]}
+        extra, n = [], 0
+        # a stable pseudo-random order of paths, as `distil.labelled_files` samples, not the first folders by name
+        for f in sorted(iter_sources(row, cache), key=lambda f: hashlib.sha1(f.path.encode()).hexdigest()):
+            if f.is_test or f.path in have or not f.text.strip():
+                continue
+            key = hashlib.sha1(re.sub(r"\s+", "", f.text).encode()).hexdigest()
+            lines = f.text.count("\n") + 1
+            if key in seen or n + lines > extra_lines:
+                continue
+            seen.add(key)
+            extra.append(SourceFile(f.package, f.path, f.text, False, extension=True))
+            n += lines
+        if extra:
+            out[pkg] = sorted(extra, key=lambda f: f.path)
+    return out
+
+
+def extend(corpus: dict[str, list[SourceFile]], extension: dict[str, list[SourceFile]]) -> dict[str, list[SourceFile]]:
+    """The corpus with each package's extension files after its own."""
+    return {pkg: files + extension.get(pkg, []) for pkg, files in corpus.items()}
+
+
 def corpus_stats(corpus: dict[str, list[SourceFile]], rows: list[dict]) -> dict:
     split = {r["package"]: r["split"] for r in rows}
     cat = {r["package"]: r["category"] for r in rows}
-    st = {"packages": len(corpus), "files": 0, "lines": 0, "test_lines": 0, "by_split": {}, "by_category": {}}
+    st = {"packages": len(corpus), "files": 0, "lines": 0, "test_lines": 0, "extension_lines": 0,
+          "extension_packages": 0, "by_split": {}, "by_category": {}}
     for pkg, files in corpus.items():
         n = sum(f.text.count("\n") + 1 for f in files)
+        ext = sum(f.text.count("\n") + 1 for f in files if f.extension)
+        st["extension_lines"] += ext
+        st["extension_packages"] += bool(ext)
         st["files"] += len(files)
         st["lines"] += n
         st["test_lines"] += sum(f.text.count("\n") + 1 for f in files if f.is_test)

@@ -169,8 +169,9 @@ LABELLED_LINES_PER_PACKAGE = LABEL_BUDGET_STEPS[-1]
 
 def labelled_files(files: list[C.SourceFile], max_lines: int = LABELLED_LINES_PER_PACKAGE) -> list[C.SourceFile]:
     """The non-test files of one package that are labelled: in a stable pseudo-random order of their paths,
-    until `max_lines`."""
-    order = sorted((f for f in files if not f.is_test), key=lambda f: hashlib.sha1(f.path.encode()).hexdigest())
+    until `max_lines` (extension files are a step of their own, `budget_steps`)."""
+    order = sorted((f for f in files if not f.is_test and not f.extension),
+                   key=lambda f: hashlib.sha1(f.path.encode()).hexdigest())
     out, n = [], 0
     for f in order:
         k = f.text.count("\n") + 1
@@ -183,13 +184,17 @@ def labelled_files(files: list[C.SourceFile], max_lines: int = LABELLED_LINES_PE
 
 def budget_steps(files: list[C.SourceFile]) -> list[list[C.SourceFile]]:
     """The labelled files cut by budget step: step i holds the files the i-th budget adds to the earlier ones
-    (a file an earlier step labelled keeps that step's report even if the larger budget would skip it)."""
+    (a file an earlier step labelled keeps that step's report even if the larger budget would skip it). A last
+    step holds every extension file (`corpus.extend_corpus`): they are labelled whole, and the budgets are taken
+    over the capped files only, so extending the corpus leaves every earlier step, and its cached reports, as it
+    was."""
     seen: set[str] = set()
     out = []
     for budget in LABEL_BUDGET_STEPS:
         new = [f for f in labelled_files(files, budget) if f.path not in seen]
         seen |= {f.path for f in new}
         out.append(new)
+    out.append([f for f in files if f.extension and not f.is_test])
     return out
 
 
@@ -199,8 +204,9 @@ def labelled_union(files: list[C.SourceFile]) -> list[C.SourceFile]:
 
 
 def step_dirs(work: Path, i: int) -> tuple[Path, Path]:
-    """The source tree and Bandit report folder of budget step `i` (step 0 keeps its original names)."""
-    suffix = "" if i == 0 else f"-{LABEL_BUDGET_STEPS[i]}"
+    """The source tree and Bandit report folder of budget step `i` (step 0 keeps its original names; the step
+    after the budgets is the extension's)."""
+    suffix = "" if i == 0 else f"-{LABEL_BUDGET_STEPS[i]}" if i < len(LABEL_BUDGET_STEPS) else "-extension"
     return work / f"src{suffix}", work / f"bandit-{BANDIT_VERSION}{suffix}"
 
 
@@ -375,7 +381,7 @@ def distil(corpus: dict[str, list[C.SourceFile]], rows: list[dict], work: Path, 
            workers: int = 2) -> list[Chunk]:
     """Every chunk of the labelled files, with Bandit's raw findings (run `apply_rules` for the labels)."""
     by_file: dict[tuple[str, str], list] = defaultdict(list)
-    for i in range(len(LABEL_BUDGET_STEPS)):
+    for i in range(len(LABEL_BUDGET_STEPS) + 1):
         src, reports_dir = step_dirs(work, i)
         root = source_tree(corpus, src, i)
         reports = run_bandit_tree(root, sorted(corpus), reports_dir, workers)

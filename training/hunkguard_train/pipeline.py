@@ -446,7 +446,9 @@ def _distilled(corpus_files: dict, rows: list[dict], corpus_sha: str, stats: Cou
         st: Counter = Counter()
         return Dz.distil(corpus_files, rows, CACHE, st), st
 
-    key = hashlib.sha256(f"{corpus_sha}:{Dz.CHUNKING_VERSION}:{Dz.LABEL_BUDGET_STEPS}".encode()).hexdigest()[:16]
+    extension = sum(f.text.count("\n") + 1 for fs in corpus_files.values() for f in fs if f.extension)
+    version = f"{corpus_sha}:{Dz.CHUNKING_VERSION}:{Dz.LABEL_BUDGET_STEPS}" + (f":extension={extension}" if extension else "")
+    key = hashlib.sha256(version.encode()).hexdigest()[:16]
     chunks, st = _pickled(CACHE / f"chunks-{key}.pickle", build)
     stats.update(st)
     return Dz.apply_rules(chunks, stats)
@@ -468,6 +470,11 @@ def corpus_rows_and_files(cfg: dict) -> tuple[list[dict], dict, str]:
     C.download(rows)
     # reading ~1 GB of archives takes minutes: keep the parsed corpus next to the archives, keyed by manifest
     files = _pickled(C.CACHE / f"corpus-{sha[:16]}.pickle", lambda: C.load_corpus(rows))
+    extra = cfg.get("corpus_extend_lines", 0)
+    if extra:
+        # the capped corpus stays as it is (and so its cache and every held-out set); the extension is cached apart
+        files = C.extend(files, _pickled(C.CACHE / f"corpus-{sha[:16]}-extension{extra}.pickle",
+                                         lambda: C.corpus_extension(files, rows, extra)))
     return rows, files, sha
 
 

@@ -29,9 +29,10 @@ CHECKPOINT = Path(__file__).resolve().parents[1] / "pretrained"
 def corpus_texts(corpus: dict[str, list[C.SourceFile]], rows: list[dict], max_chars: int, seed: int,
                  split: str = "train") -> list[str]:
     """Whole files of the `split` packages (tests included: they are real Python too), shuffled, up to
-    `max_chars`."""
+    `max_chars`. Extension files (`corpus.extend_corpus`) are left out: a checkpoint is matched to its corpus by
+    the manifest alone, so pretraining reads the capped corpus whatever a run extends."""
     keep = {r["package"] for r in rows if r["split"] == split}
-    files = [f.text for pkg in sorted(corpus) if pkg in keep for f in corpus[pkg]]
+    files = [f.text for pkg in sorted(corpus) if pkg in keep for f in corpus[pkg] if not f.extension]
     random.Random(f"{seed}:pretrain").shuffle(files)
     out, n = [], 0
     for t in files:

@@ -84,7 +84,7 @@ def test_labelled_files_are_a_stable_capped_sample_without_tests():
 def test_a_larger_budget_only_adds_files_so_earlier_bandit_reports_stay_valid():
     files = [C.SourceFile("p", f"m{i}.py", "x = 1\n" * (37 * (i % 7) + 5), False) for i in range(400)]
     steps = budget_steps(files)
-    assert len(steps) == len(LABEL_BUDGET_STEPS)
+    assert len(steps) == len(LABEL_BUDGET_STEPS) + 1 and steps[-1] == [], "no extension, an empty last step"
     assert steps[0] == labelled_files(files, LABEL_BUDGET_STEPS[0])
     paths = [f.path for step in steps for f in step]
     assert len(paths) == len(set(paths)), "a file labelled by two steps would get Bandit's findings twice"
