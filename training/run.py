@@ -83,7 +83,8 @@ def main(argv=None) -> int:
     ap.add_argument("--extend-corpus", type=int, default=None, metavar="LINES",
                     help="label up to LINES more non-test lines of each training package past the corpus's "
                          "per-package cap (corpus.corpus_extension; held-out packages stay capped; the full "
-                         "profile's default is 0)")
+                         "profile's default is 0); with --average or --recalibrate, give the members' value so "
+                         "the model is calibrated and described on the data it was trained on")
     ap.add_argument("--threads", type=int, default=2, metavar="N",
                     help="CPU threads for torch and ONNX Runtime (default 2; 1 for a side job beside a training)")
     args = ap.parse_args(argv)
@@ -132,7 +133,22 @@ def main(argv=None) -> int:
         overrides["threads"] = args.threads
     if args.pretrained:
         overrides["pretrained"] = str(args.pretrained)
+    if args.extend_corpus is not None:
+        if args.extend_corpus < 0:
+            logging.error("--extend-corpus: %d is not a number of lines", args.extend_corpus)
+            return 2
+        # an average rebuilds its members' data to calibrate and describe them: it needs their extension too
+        overrides["corpus_extend_lines"] = args.extend_corpus
     if args.average:
+        trains = [flag for flag, given in (("--init", args.init), ("--teacher", args.teacher),
+                                           ("--member-seed", args.member_seed is not None),
+                                           ("--steps", args.steps is not None), ("--recalibrate", args.recalibrate),
+                                           ("--plant-secrets", args.plant_secrets is not None),
+                                           ("--reshape-secrets", args.reshape_secrets is not None)) if given]
+        if trains:
+            logging.error("--average trains nothing, so %s would be ignored: give the members' training flags "
+                          "to the member runs", ", ".join(trains))
+            return 2
         try:
             average(args.out, args.average, profile=profile, seed=args.seed, work_dir=args.work,
                     overrides=overrides or None, of=args.average_of)
@@ -167,11 +183,6 @@ def main(argv=None) -> int:
                 logging.error("%s: %s is not a share between 0 and 1", flag, value)
                 return 2
             overrides[key] = value
-    if args.extend_corpus is not None:
-        if args.extend_corpus < 0:
-            logging.error("--extend-corpus: %d is not a number of lines", args.extend_corpus)
-            return 2
-        overrides["corpus_extend_lines"] = args.extend_corpus
     if args.transfer and not args.teacher:
         logging.error("--transfer: unlabelled chunks need a --teacher to learn from")
         return 2

@@ -133,3 +133,25 @@ def test_run_refuses_a_credential_share_outside_0_to_1(tmp_path, caplog):
     assert run.main(["--smoke", "--reshape-secrets", "-0.1", "--out", str(tmp_path / "o")]) == 2
     assert "--reshape-secrets" in caplog.text
     assert not (tmp_path / "o").exists()
+
+
+def test_an_average_refuses_training_flags_and_rebuilds_its_members_extended_data(tmp_path, caplog, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import run
+    from hunkguard_train import pipeline
+
+    members = [str(tmp_path / "a"), str(tmp_path / "b")]
+    for flags in (["--steps", "10"], ["--member-seed", "3"], ["--plant-secrets", "0.1"], ["--init", str(tmp_path)]):
+        assert run.main(["--smoke", "--average", *members, *flags, "--out", str(tmp_path / "o")]) == 2
+        assert "--average trains nothing" in caplog.text and flags[0] in caplog.text
+        caplog.clear()
+    assert run.main(["--smoke", "--average", *members, "--extend-corpus", "-5"]) == 2
+    assert "--extend-corpus" in caplog.text
+    seen = {}
+    monkeypatch.setattr(pipeline, "average", lambda out, ms, **kw: seen.update(kw, members=ms))
+    assert run.main(["--smoke", "--average", *members, "--extend-corpus", "900", "--out", str(tmp_path / "o")]) == 0
+    assert seen["overrides"]["corpus_extend_lines"] == 900 and [str(m) for m in seen["members"]] == members
+    assert not (tmp_path / "o").exists()
