@@ -164,6 +164,15 @@ def main(argv=None) -> int:
     if args.init and args.recalibrate:
         logging.error("--init trains and --recalibrate does not: give one of them")
         return 2
+    if args.recalibrate:
+        from hunkguard_train.pipeline import model_manifest, recorded_extension
+
+        try:
+            manifest = model_manifest(args.recalibrate, ("model.onnx", "manifest.json"))
+            overrides = recorded_extension([args.recalibrate], [manifest], overrides) or {}
+        except ValueError as e:
+            logging.error("--recalibrate: %s", e)
+            return 2
     if args.init:
         from hunkguard_train.labels import Catalogue
         from hunkguard_train.pipeline import PROFILES, check_teacher

@@ -179,6 +179,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     stage = Path(tempfile.mkdtemp(prefix="stage_", dir=work_dir))
     if recalibrate:
         tok, files, trained = _load_trained(Path(recalibrate), stage)
+        # the data this calibration was built on (`run.py` checked it against what the model recorded)
+        trained["training"]["corpus_extend_lines"] = int(cfg.get("corpus_extend_lines", 0))
     else:
         unlabelled = _unlabelled(cfg, chunks, split_of, all_ex, val_ex, seed)
         tok, files, trained = _train_and_export(cfg, seed, train_ex, val_ex, labels, label_index, timer, stage,
@@ -621,6 +623,7 @@ def _train_and_export(cfg: dict, seed: int, train_ex, val_ex, labels, label_inde
     trained = {"training": {"params": n_params, "config": net.config, "windows": len(items),
                             "positive_windows": n_items_pos, "planted_credentials": planted,
                             "reshaped_credentials_share": cfg.get("secret_reshape", 0.0),
+                            "corpus_extend_lines": int(cfg.get("corpus_extend_lines", 0)),
                             "mlm": mlm_info, "finetune": ft_info,
                             "member_seed": member_seed, **({"teacher": teacher} if teacher else {}),
                             **({"init": init} if init else {})},
@@ -643,13 +646,14 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
         raise ValueError(f"an average needs at least two model folders, got {len(members)}")
     mans = []
     for m in members:
-        man = _model_manifest(m, ("model.onnx", "manifest.json"))
+        man = model_manifest(m, ("model.onnx", "manifest.json"))
         training = man.get("metrics", {}).get("training", {})
         if "version" not in man or "finetune" not in training or "params" not in training:
             raise ValueError(f"{m}: manifest.json was not written by this pipeline (no version or training facts)")
         mans.append(man)
     if len({(m / "tokenizer.json").read_bytes() for m in members}) != 1:
         raise ValueError("the members do not share a tokenizer: they are not fine-tunings of one encoder")
+    overrides = recorded_extension(members, mans, overrides)
     work_dir = Path(work_dir or Path(__file__).resolve().parents[1] / "work")
     work_dir.mkdir(parents=True, exist_ok=True)
     if of == "weights":
@@ -671,6 +675,7 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     if of == "probabilities":
         first["params"] = sum(t["params"] for t in trainings)
     first["averaged"] = of
+    first["corpus_extend_lines"] = int((overrides or {}).get("corpus_extend_lines", 0))
     first["members"] = [{"version": m["version"], "member_seed": t.get("member_seed", seed), "params": t["params"],
                          "finetune": t["finetune"]} for m, t in zip(mans, trainings)]
     metrics = {"training": first, "fp32_vs_int8": mans[0]["metrics"].get("fp32_vs_int8"),
@@ -684,15 +689,34 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
         shutil.rmtree(staged, ignore_errors=True)
 
 
+def recorded_extension(members: list[Path], mans: list[dict], overrides: dict | None) -> dict | None:
+    """The overrides an average or a recalibration runs with: the `corpus_extend_lines` its models trained with, so
+    it is calibrated and described on their data. Models that disagree, or a given `--extend-corpus` that differs
+    from what they recorded, are refused (ValueError); models written before the extension was recorded take the
+    given value."""
+    recorded = {str(m): t["corpus_extend_lines"] for m, man in zip(members, mans)
+                if "corpus_extend_lines" in (t := man.get("metrics", {}).get("training", {}))}
+    if len(set(recorded.values())) > 1:
+        raise ValueError(f"the members were trained on differently extended corpora ({recorded}): "
+                         "they are not members of one recipe")
+    given = (overrides or {}).get("corpus_extend_lines")
+    if recorded:
+        theirs = next(iter(recorded.values()))
+        if given is not None and given != theirs:
+            raise ValueError(f"--extend-corpus {given}, but the members were trained with {theirs}")
+        return {**(overrides or {}), "corpus_extend_lines": theirs}
+    return overrides
+
+
 def _new_version(profile: str) -> str:
     """The version a newly trained (or newly averaged) model gets: VERSION, the day, and the profile unless full."""
     day = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
     return f"{VERSION}+{day}" + ("" if profile == "full" else f".{profile}")
 
 
-def _model_manifest(model_dir: Path, files: tuple[str, ...]) -> dict:
-    """The manifest of a model folder that `average` or `--teacher` is given, once its `files` are there; raises
-    ValueError with what is missing or unreadable."""
+def model_manifest(model_dir: Path, files: tuple[str, ...]) -> dict:
+    """The manifest of a model folder that `average`, `--recalibrate` or `--teacher` is given, once its `files` are
+    there; raises ValueError with what is missing or unreadable."""
     missing = [f for f in files if not (model_dir / f).is_file()]
     if missing:
         raise ValueError(f"{model_dir}: not a model folder (no {', '.join(missing)})")
@@ -708,7 +732,7 @@ def _model_manifest(model_dir: Path, files: tuple[str, ...]) -> dict:
 def check_teacher(model_dir: Path, labels: list[str]) -> dict:
     """What `run` needs of a teacher folder, checked before any data is read: a model this pipeline wrote, with
     this catalogue's labels in this order. Returns the manifest; raises ValueError with what is wrong."""
-    m = _model_manifest(model_dir, ("model.onnx", "tokenizer.json", "manifest.json"))
+    m = model_manifest(model_dir, ("model.onnx", "tokenizer.json", "manifest.json"))
     if m.get("labels") != labels or m.get("outputs") != OUTPUTS:
         raise ValueError(f"{model_dir} is not a model of this catalogue (labels or outputs differ)")
     return m

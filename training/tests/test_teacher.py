@@ -155,3 +155,56 @@ def test_an_average_refuses_training_flags_and_rebuilds_its_members_extended_dat
     assert run.main(["--smoke", "--average", *members, "--extend-corpus", "900", "--out", str(tmp_path / "o")]) == 0
     assert seen["overrides"]["corpus_extend_lines"] == 900 and [str(m) for m in seen["members"]] == members
     assert not (tmp_path / "o").exists()
+
+
+def _member(folder, extend):
+    import json
+
+    folder.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (folder / name).write_text("same")
+    training = {"params": 1, "finetune": {}, **({"corpus_extend_lines": extend} if extend is not None else {})}
+    (folder / "manifest.json").write_text(json.dumps({"version": "x", "metrics": {"training": training}}))
+    return folder
+
+
+def test_an_average_is_calibrated_on_the_corpus_its_members_trained_on(tmp_path, monkeypatch):
+    import pytest
+    from hunkguard_train import export, pipeline
+
+    seen = {}
+    monkeypatch.setattr(export, "average_models", lambda srcs, dst: dst.write_text("avg"))
+    monkeypatch.setattr(pipeline, "run", lambda out, **kw: seen.update(kw))
+    a, b = _member(tmp_path / "a", 900), _member(tmp_path / "b", 900)
+    pipeline.average(tmp_path / "o", [a, b], profile="smoke", work_dir=tmp_path / "w")
+    assert seen["overrides"]["corpus_extend_lines"] == 900
+    with pytest.raises(ValueError, match="--extend-corpus 5, but the members were trained with 900"):
+        pipeline.average(tmp_path / "o", [a, b], profile="smoke", work_dir=tmp_path / "w",
+                         overrides={"corpus_extend_lines": 5})
+    c = _member(tmp_path / "c", 0)
+    with pytest.raises(ValueError, match="differently extended corpora"):
+        pipeline.average(tmp_path / "o", [a, c], profile="smoke", work_dir=tmp_path / "w")
+    # members written before the extension was recorded take the flag as given
+    old1, old2 = _member(tmp_path / "d", None), _member(tmp_path / "e", None)
+    pipeline.average(tmp_path / "o", [old1, old2], profile="smoke", work_dir=tmp_path / "w",
+                     overrides={"corpus_extend_lines": 7})
+    assert seen["overrides"]["corpus_extend_lines"] == 7
+
+
+def test_a_recalibration_rebuilds_the_corpus_its_model_trained_on(tmp_path, caplog, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import run
+    from hunkguard_train import pipeline
+
+    seen = {}
+    monkeypatch.setattr(pipeline, "run", lambda out, **kw: seen.update(kw))
+    model = _member(tmp_path / "m", 900)
+    assert run.main(["--smoke", "--recalibrate", str(model), "--out", str(tmp_path / "o")]) == 0
+    assert seen["overrides"]["corpus_extend_lines"] == 900
+    assert run.main(["--smoke", "--recalibrate", str(model), "--extend-corpus", "0"]) == 2
+    assert "--recalibrate" in caplog.text and "trained with 900" in caplog.text
+    assert run.main(["--smoke", "--recalibrate", str(tmp_path / "nothing")]) == 2
+    assert "not a model folder" in caplog.text
