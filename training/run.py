@@ -83,8 +83,9 @@ def main(argv=None) -> int:
     ap.add_argument("--extend-corpus", type=int, default=None, metavar="LINES",
                     help="label up to LINES more non-test lines of each training package past the corpus's "
                          "per-package cap (corpus.corpus_extension; held-out packages stay capped; the full "
-                         "profile's default is 0); with --average or --recalibrate, give the members' value so "
-                         "the model is calibrated and described on the data it was trained on")
+                         "profile's default is 0); a model records it, and --average and --recalibrate rebuild "
+                         "that data themselves: give it to them only for a model that records none (one written before "
+                         "2026-12-04, such as 0.8.0)")
     ap.add_argument("--threads", type=int, default=2, metavar="N",
                     help="CPU threads for torch and ONNX Runtime (default 2; 1 for a side job beside a training)")
     args = ap.parse_args(argv)
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
         if args.extend_corpus < 0:
             logging.error("--extend-corpus: %d is not a number of lines", args.extend_corpus)
             return 2
-        # an average rebuilds its members' data to calibrate and describe them: it needs their extension too
+        # also for --average and --recalibrate: checked against what their models recorded, or used where none did
         overrides["corpus_extend_lines"] = args.extend_corpus
     if args.average:
         trains = [flag for flag, given in (("--init", args.init), ("--teacher", args.teacher),
