@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import subprocess
 import sys
@@ -119,8 +120,8 @@ def calibrate(S: np.ndarray, Y: np.ndarray, benign: np.ndarray, max_fpr: float =
               shrink: float = 10.0) -> tuple[np.ndarray, float]:
     """Per-label thresholds. A global threshold T maximises binary F1 (any label) with benign FPR <= max_fpr;
     labels with >= min_pos positives get their own F1-optimal threshold, shrunk towards T by `shrink`
-    pseudo-examples; then, while benign FPR > max_fpr, the label behind the most benign false alarms is
-    raised a step."""
+    pseudo-examples (`math.inf`: every label starts at T); then, while benign FPR > max_fpr, the label behind
+    the most benign false alarms is raised a step."""
     N, L = S.shape
     ytrue = Y.any(axis=1)
     smax = S.max(axis=1)
@@ -139,7 +140,7 @@ def calibrate(S: np.ndarray, Y: np.ndarray, benign: np.ndarray, max_fpr: float =
     for c in range(L):
         pos = Y[:, c].astype(bool)
         n = int(pos.sum())
-        if n < min_pos:
+        if n < min_pos or math.isinf(shrink):
             continue
         fbest, tbest = -1.0, T
         for t in GRID:

@@ -1,5 +1,7 @@
 """Calibration picks the operating points the runtime uses: label thresholds under the benign false-alarm
 budget, and the line threshold that makes a finding point at the weakness."""
+import math
+
 import numpy as np
 
 from hunkguard_train.data import Example
@@ -73,3 +75,24 @@ def test_a_noisy_label_is_raised_alone_to_meet_the_false_alarm_budget():
     assert ((S[benign] >= th).any(axis=1)).mean() <= 0.02
     assert th[1] > 0.6, "the noisy label is the one raised"
     assert (S[n_benign:, 0] >= th[0]).mean() >= 0.9, "the clean label keeps its recall"
+
+
+def test_infinite_shrinkage_gives_every_label_the_global_threshold():
+    rng = np.random.default_rng(2)
+    n_benign, n_pos = 400, 60
+    # label 1's positives score 0.9-1.0 and its fixed twins (not benign code) 0.6-0.85: its own F1 optimum is
+    # near 0.86, far above the global one that label 0's positives (0.3-1.0) pull down
+    S = np.zeros((n_benign + 3 * n_pos, 2))
+    S[:n_benign] = rng.uniform(0, 0.25, (n_benign, 2))
+    S[n_benign:n_benign + n_pos, 0] = rng.uniform(0.3, 1.0, n_pos)
+    S[n_benign + n_pos:n_benign + 2 * n_pos, 1] = rng.uniform(0.9, 1.0, n_pos)
+    S[n_benign + 2 * n_pos:, 1] = rng.uniform(0.6, 0.85, n_pos)
+    Y = np.zeros_like(S, dtype=np.int64)
+    Y[n_benign:n_benign + n_pos, 0] = 1
+    Y[n_benign + n_pos:n_benign + 2 * n_pos, 1] = 1
+    benign = np.arange(len(S)) < n_benign
+    own, T_own = calibrate(S, Y, benign, max_fpr=0.02)
+    pooled, T = calibrate(S, Y, benign, max_fpr=0.02, shrink=math.inf)
+    assert T == T_own
+    assert (pooled == round(T, 3)).all(), "no label moves away from the global threshold"
+    assert own[1] > T + 0.05, "with finite shrinkage label 1 takes its own, higher threshold"
