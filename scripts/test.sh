@@ -44,6 +44,9 @@ trap 'rm -rf "$smoke"' EXIT
 # the smoke profile runs the credential augmentations that the full profile leaves off
 grep -q '^- Planted credentials: [1-9]' "$smoke/MODEL_CARD.md"
 grep -q '^- Credential values: 50%' "$smoke/MODEL_CARD.md"
+# the fit diagnostic (Bandit's ground on training packages) and the calibration's shrinkage are recorded
+grep -q '^| not a target: the same on [0-9]* labelled chunks of training packages' "$smoke/MODEL_CARD.md"
+grep -q '"shrink": 100.0' "$smoke/manifest.json"
 cargo run --quiet --locked -- model --model-dir "$smoke" --device cpu | tail -n 4
 echo "== Recalibrating the smoke model (no training), loaded back by the Rust binary"
 .venv/bin/python training/run.py --smoke --recalibrate "$smoke" --out "$smoke/recalibrated" 2>&1 | tail -n 2
