@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Example
-from .evaluate import bandit_on_codes, score_codes
+from .evaluate import LINE_SLACK, bandit_on_codes, score_codes
 from .pycode import Lines, fragment
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
             for lab in ls:
                 total += 1
                 per[lab] += 1
-                ok = any(family(lab) & family(l) and any(abs(j - i) <= 1 for j in lines) for l, lines, _ in fs)
+                ok = any(family(lab) & family(l) and any(abs(j - i) <= LINE_SLACK for j in lines) for l, lines, _ in fs)
                 found += ok
                 per_found[lab] += ok
                 if not ok:
