@@ -115,6 +115,8 @@ def runtime_view(code: str) -> str:
 
 
 def parses(code: str) -> bool:
+    """Whether Bandit could read `code`: parsed as it stands, not dedented first as `pycode._parse_dedented` does
+    (an indented method body is a fragment to Bandit)."""
     try:
         ast.parse(code)
         return True
