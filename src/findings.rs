@@ -1,7 +1,7 @@
 //! Stage 4: model scores -> findings, the product's unit of output, in one pass.
 //!
 //! [`locate`] turns the scores of the hunk snippets into candidates on changed lines, merges the ones
-//! that overlap with the same CWE, re-reads each candidate in its own scope, compares that scope with
+//! of one CWE that overlap or share a statement, re-reads each candidate in its own scope, compares that scope with
 //! the same code at the base ([the differential rule](locate)), and only then caps, sorts and cuts to
 //! `max_findings`. The findings themselves are leaf data ([`crate::finding`]), re-exported here.
 
@@ -325,9 +325,11 @@ fn candidates_from_scores(
     candidates
 }
 
-/// Merge candidates of one file and CWE whose lines overlap into one (the union of their lines, the
-/// higher confidence). The scan's reading plan reads each line once, so its snippets do not overlap;
-/// snippets that do (a caller's own, two regions of one line) still give one finding per call.
+/// Merge candidates of one file and CWE whose lines overlap, or lie in one statement, into one (the
+/// union of their lines, the higher confidence). The scan's reading plan reads each line once, so its
+/// snippets do not overlap; snippets that do (a caller's own, two regions of one line) still give one
+/// finding per call. A statement is one finding because it is one thing to fix: a multi-line f-string
+/// query flagged on its first and its fourth line is one weakness, not two comments.
 fn merge_overlapping(files: &[ChangedFile], mut candidates: Vec<Candidate>) -> Vec<Candidate> {
     candidates.sort_by(|a, b| {
         (a.file, a.label, a.finding.start_line, a.finding.end_line).cmp(&(
@@ -337,13 +339,22 @@ fn merge_overlapping(files: &[ChangedFile], mut candidates: Vec<Candidate>) -> V
             b.finding.end_line,
         ))
     });
+    let mut continuations: HashMap<usize, Vec<bool>> = HashMap::new();
     let mut merged: Vec<Candidate> = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         match merged.last_mut() {
             Some(last)
                 if last.file == candidate.file
                     && last.label == candidate.label
-                    && last.finding.overlaps(&candidate.finding) =>
+                    && (last.finding.overlaps(&candidate.finding)
+                        || same_statement(
+                            continuations.entry(last.file).or_insert_with(|| {
+                                let lines: Vec<&str> = files[last.file].content.lines().collect();
+                                hunks::strip::continuation_lines(&lines)
+                            }),
+                            last.finding.end_line,
+                            candidate.finding.start_line,
+                        )) =>
             {
                 let start = last.finding.start_line.min(candidate.finding.start_line);
                 let end = last.finding.end_line.max(candidate.finding.end_line);
@@ -357,6 +368,18 @@ fn merge_overlapping(files: &[ChangedFile], mut candidates: Vec<Candidate>) -> V
         }
     }
     merged
+}
+
+/// Whether a finding that starts on (1-based) line `start` is in the statement of one that ends on
+/// `end`: every line after `end`, up to `start`, continues the statement above it.
+fn same_statement(continues: &[bool], end: u32, start: u32) -> bool {
+    start > end
+        && (end + 1..=start).all(|line| {
+            line.checked_sub(1)
+                .and_then(|i| continues.get(i as usize))
+                .copied()
+                .unwrap_or(false)
+        })
 }
 
 /// Step 2 of [`locate`]: keep a candidate only if it still holds when its lines are re-read in their
@@ -739,6 +762,28 @@ mod tests {
             .iter()
             .map(|f| (f.start_line, f.end_line))
             .collect()
+    }
+
+    #[test]
+    fn two_flagged_lines_of_one_statement_are_one_finding() {
+        let file = |content: &str| ChangedFile {
+            content: content.into(),
+            ..changed_file(None)
+        };
+        let token = [0.1, 0.95, 0.2, 0.95];
+        let read = |content: &str| {
+            locate_with(
+                file(content),
+                token,
+                [0.8; 4],
+                &Config::default(),
+                same(token, [0.8; 4]),
+            )
+        };
+        let one_call = "def f(db, t):\n    db.execute(f\"SELECT {t} \"\n               \"WHERE id = 1 \"\n               f\"-- {t}\")\n";
+        assert_eq!(lines_of(&read(one_call)), vec![(2, 4)]);
+        let two_calls = "def f(db, t):\n    db.execute(f\"SELECT {t}\")\n    x = 1\n    db.execute(f\"DELETE {t}\")\n";
+        assert_eq!(lines_of(&read(two_calls)), vec![(2, 2), (4, 4)]);
     }
 
     #[test]

@@ -13,7 +13,20 @@
 
 /// Each line with its comment cut, or None where the line is dropped.
 pub fn strip_lines(lines: &[&str]) -> Vec<Option<String>> {
+    lex(lines).0
+}
+
+/// For each line, whether it continues the statement of the line above: it starts inside an open
+/// bracket or a triple-quoted string, or after a backslash. Read by the same lexer as [`strip_lines`],
+/// so a multi-line call is one statement to both.
+pub fn continuation_lines(lines: &[&str]) -> Vec<bool> {
+    lex(lines).1
+}
+
+/// The stripped lines, and which lines continue a statement.
+fn lex(lines: &[&str]) -> (Vec<Option<String>>, Vec<bool>) {
     let mut out: Vec<Option<String>> = lines.iter().map(|l| Some((*l).to_string())).collect();
+    let mut continues = vec![false; lines.len()];
     let mut open: Option<Quote> = None;
     let mut depth = 0usize;
     let mut continued = false;
@@ -22,6 +35,7 @@ pub fn strip_lines(lines: &[&str]) -> Vec<Option<String>> {
     for (index, line) in lines.iter().enumerate() {
         let chars: Vec<char> = line.chars().collect();
         let at_statement = open.is_none() && depth == 0 && !continued;
+        continues[index] = !at_statement;
         let bare_quote = if at_statement {
             first_string_quote(&chars)
         } else {
@@ -89,7 +103,7 @@ pub fn strip_lines(lines: &[&str]) -> Vec<Option<String>> {
             out[index] = (!code.trim().is_empty()).then(|| code.to_string());
         }
     }
-    out
+    (out, continues)
 }
 
 /// An open string literal: its quote character and whether it is triple-quoted.
@@ -142,6 +156,27 @@ mod tests {
 
     fn strip(text: &str) -> Vec<Option<String>> {
         strip_lines(&text.lines().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn continuation_lines_are_those_inside_brackets_strings_or_after_a_backslash() {
+        let lines = [
+            "cur.execute(",
+            "    f\"SELECT {t} \"",
+            "    \"WHERE id=%s\",  # a ) in a comment",
+            "    [pk],",
+            ")",
+            "q = '''a",
+            "b'''",
+            "x = 1 + \\",
+            "    2",
+            "y = ')'",
+            "z = 3",
+        ];
+        assert_eq!(
+            continuation_lines(&lines),
+            vec![false, true, true, true, true, false, true, false, true, false, false]
+        );
     }
 
     #[test]
