@@ -373,13 +373,11 @@ fn merge_overlapping(files: &[ChangedFile], mut candidates: Vec<Candidate>) -> V
 /// Whether a finding that starts on (1-based) line `start` is in the statement of one that ends on
 /// `end`: every line after `end`, up to `start`, continues the statement above it.
 fn same_statement(continues: &[bool], end: u32, start: u32) -> bool {
+    // lines end+1..=start are the 0-based entries end..start
     start > end
-        && (end + 1..=start).all(|line| {
-            line.checked_sub(1)
-                .and_then(|i| continues.get(i as usize))
-                .copied()
-                .unwrap_or(false)
-        })
+        && continues
+            .get(end as usize..start as usize)
+            .is_some_and(|between| between.iter().all(|c| *c))
 }
 
 /// Step 2 of [`locate`]: keep a candidate only if it still holds when its lines are re-read in their

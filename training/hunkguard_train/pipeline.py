@@ -167,8 +167,9 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     val_synth = [e for e in val_ex if e.origin == "synth"]
     # a sample of the training packages' labelled chunks: how much of its own labels the model learnt
     train_ground = [e for e in train_ex if e.origin == "corpus" and e.positive]
-    if len(train_ground) > cfg.get("train_ground_eval", 500):
-        train_ground = random.Random(seed).sample(train_ground, cfg.get("train_ground_eval", 500))
+    n_fit = cfg.get("train_ground_eval", 500)
+    if len(train_ground) > n_fit:
+        train_ground = random.Random(seed).sample(train_ground, n_fit)
     n_counts = {
         "train": dict(Counter(e.origin for e in train_ex)), "val": dict(Counter(e.origin for e in val_ex)),
         "train_pos": dict(Counter(e.origin for e in train_ex if e.positive)),
@@ -211,6 +212,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     timer.start("calibrate_eval")
     nR = len(val_real)
     report = {}
+    # one calibration for every variant and fold, and the one the manifest records
+    calib = dict(max_fpr=cfg.get("calib_max_fpr", 0.02), shrink=float(cfg.get("calib_shrink", CALIB_SHRINK)))
     for variant in files:
         R = res[variant]
         S = np.stack([r["seq"] for r in R])
@@ -219,7 +222,6 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
             for c in e.labels:
                 Y[i, label_index[c]] = 1
         benign = np.array([e.origin == "benign" for e in val_all])
-        calib = dict(max_fpr=cfg.get("calib_max_fpr", 0.02), shrink=float(cfg.get("calib_shrink", CALIB_SHRINK)))
         th_all, T_all = calibrate(S, Y, benign, **calib)
         folds = np.array([fold_of(e) for e in val_all])
         th_f, T_f = {}, {}
@@ -275,9 +277,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
     size = (final / "model.onnx").stat().st_size
     thresholds = {l: float(rep["thresholds"][i]) for i, l in enumerate(labels)}
     # JSON has no infinity: an unbounded shrinkage (every label starts at the global threshold) is written "inf"
-    shrink = float(cfg.get("calib_shrink", CALIB_SHRINK))
-    spread = dict(_spread(rep, labels, report), max_fpr=cfg.get("calib_max_fpr", 0.02),
-                  shrink="inf" if math.isinf(shrink) else shrink)
+    spread = dict(_spread(rep, labels, report), max_fpr=calib["max_fpr"],
+                  shrink="inf" if math.isinf(calib["shrink"]) else calib["shrink"])
     if len(files) == 2:
         fp32_vs_int8 = {k: _summary(report[k]["real_crossfit"], report[k]["pairs"], report[k]["lines"],
                                     report[k]["benign_fragment_fpr"]) for k in ("fp32", "int8")}
