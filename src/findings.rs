@@ -107,11 +107,26 @@ pub struct ScoreInfo<'a> {
     pub thresholds: Vec<f32>,
     /// Token-level threshold that marks a line.
     pub line_threshold: f32,
+    /// Token score at which a line fires its label whatever its window says (None: windows only).
+    pub line_alone_threshold: Option<f32>,
 }
 
 impl ScoreInfo<'_> {
     fn threshold(&self, label: usize) -> f32 {
         self.thresholds.get(label).copied().unwrap_or(1.0)
+    }
+
+    /// How confident the model is that `label` holds on a line with these (token, window) scores:
+    /// its window against the label's threshold or, where the line's own tokens pass
+    /// `line_alone_threshold`, the line against that threshold, whichever is higher. Every rule
+    /// that asks whether a label fires asks this, so a line that fires alone is read alike at the
+    /// head, in its scope and at the base.
+    fn line_confidence(&self, label: usize, token: f32, window: f32) -> f32 {
+        let by_window = confidence(window, self.threshold(label));
+        match self.line_alone_threshold {
+            Some(alone) if token >= alone => by_window.max(confidence(token, alone)),
+            _ => by_window,
+        }
     }
 }
 
@@ -268,7 +283,6 @@ fn candidates_from_scores(
             if config.is_disabled(&entry.id) {
                 continue;
             }
-            let threshold = info.threshold(label);
             let minimum = config.min_confidence_for(&entry.id);
             let mut run: Option<(u32, u32, f32)> = None;
             let mut any_flagged = false;
@@ -287,7 +301,7 @@ fn candidates_from_scores(
             };
             for (i, lineno) in snippet.line_numbers.iter().enumerate() {
                 let (token, window) = score.at(i, label);
-                let conf = confidence(window, threshold);
+                let conf = info.line_confidence(label, token, window);
                 let flagged = snippet.changed.get(i).copied().unwrap_or(false)
                     && token >= info.line_threshold
                     && conf >= minimum;
@@ -312,8 +326,7 @@ fn candidates_from_scores(
             if any_flagged {
                 continue;
             }
-            if let Some((i, conf)) =
-                top_changed_line(&snippet.changed, score, label, threshold, minimum)
+            if let Some((i, conf)) = top_changed_line(&snippet.changed, score, label, info, minimum)
             {
                 if let Some(lineno) = snippet.line_numbers.get(i) {
                     run = Some((*lineno, *lineno, conf));
@@ -391,17 +404,15 @@ fn confirm_in_scope(
     config: &Config,
 ) -> Option<Candidate> {
     let label = candidate.label;
-    let threshold = info.threshold(label);
     let minimum = config.min_confidence_for(&candidate.finding.cwe);
-    let (mut token, mut window) = (0.0f32, 0.0f32);
+    let (mut token, mut conf) = (0.0f32, 0.0f32);
     for (i, changed) in scope.changed.iter().enumerate() {
         if *changed {
             let (line_token, line_window) = score.at(i, label);
             token = token.max(line_token);
-            window = window.max(line_window);
+            conf = conf.max(info.line_confidence(label, line_token, line_window));
         }
     }
-    let conf = confidence(window, threshold);
     let finding = &candidate.finding;
     // the finding may rest on the scope's top changed line alone; the scope marks only the
     // candidate's lines changed, so the change's other lines are looked up in the file
@@ -410,7 +421,7 @@ fn confirm_in_scope(
         .iter()
         .map(|n| file.added_lines.contains(n))
         .collect();
-    let top_is_finding = top_changed_line(&changed_in_file, score, label, threshold, minimum)
+    let top_is_finding = top_changed_line(&changed_in_file, score, label, info, minimum)
         .and_then(|(i, _)| scope.line_numbers.get(i))
         .is_some_and(|n| (finding.start_line..=finding.end_line).contains(n));
     if (token < info.line_threshold && !top_is_finding) || conf < minimum {
@@ -437,7 +448,6 @@ fn made_worse(
         label,
         mut finding,
     } = candidate;
-    let threshold = info.threshold(label);
     let minimum = config.min_confidence_for(&finding.cwe);
     let file = files.get(file)?;
     // the scope's evidence: its top-scoring line for the label, changed or not (the first on a tie)
@@ -469,7 +479,14 @@ fn made_worse(
         .any(|token| token >= info.line_threshold);
     let base_confidence = base
         .filter(|scores| !(finding_on_its_lines && highest(&scores.token) < info.line_threshold))
-        .map(|scores| confidence(highest(&scores.window), threshold));
+        .map(|scores| {
+            (0..scores.window.len())
+                .map(|i| {
+                    let (token, window) = scores.at(i, label);
+                    info.line_confidence(label, token, window)
+                })
+                .fold(0.0f32, f32::max)
+        });
     if let Some(base_confidence) = base_confidence.filter(|c| *c >= minimum) {
         if finding.confidence < base_confidence + WORSE_MARGIN {
             tracing::debug!(path = %finding.path, line = finding.start_line, cwe = %finding.cwe, head = finding.confidence, base = base_confidence, ?unchanged_sink, "dropped: already there at the base");
@@ -498,7 +515,7 @@ fn top_changed_line(
     changed: &[bool],
     score: &SnippetScores,
     label: usize,
-    threshold: f32,
+    info: &ScoreInfo<'_>,
     minimum: f32,
 ) -> Option<(usize, f32)> {
     let mut top: Option<(usize, f32, f32)> = None;
@@ -507,7 +524,7 @@ fn top_changed_line(
             continue;
         }
         let (token, window) = score.at(i, label);
-        let conf = confidence(window, threshold);
+        let conf = info.line_confidence(label, token, window);
         if conf >= minimum && top.is_none_or(|(_, best, _)| token > best) {
             top = Some((i, token, conf));
         }
@@ -691,6 +708,7 @@ mod tests {
             labels,
             thresholds: vec![0.5],
             line_threshold: 0.9,
+            line_alone_threshold: None,
         }
     }
 
@@ -720,9 +738,24 @@ mod tests {
         config: &Config,
         reread: impl Fn(&Snippet) -> SnippetScores,
     ) -> Vec<Finding> {
+        locate_alone(None, file, token, window, config, reread)
+    }
+
+    /// [`locate_with`] under a manifest whose lines fire alone at `alone`.
+    fn locate_alone(
+        alone: Option<f32>,
+        file: ChangedFile,
+        token: [f32; 4],
+        window: [f32; 4],
+        config: &Config,
+        reread: impl Fn(&Snippet) -> SnippetScores,
+    ) -> Vec<Finding> {
         let snippet = hunk([false, true, true, true]);
         let labels = vec!["CWE-89".to_string()];
-        let info = cwe89(&labels);
+        let info = ScoreInfo {
+            line_alone_threshold: alone,
+            ..cwe89(&labels)
+        };
         let result: Result<_, ()> = locate(
             &[file],
             &[snippet],
@@ -895,6 +928,61 @@ mod tests {
                 "base at {base_window} (lines {base_token}): {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_the_token_head_is_sure_of_fires_alone_where_the_manifest_says_so() {
+        // the window (0.3) is under the label's threshold (0.5); line 3's tokens are at 0.998
+        let token = [0.1, 0.2, 0.998, 0.2];
+        let read = |alone| {
+            locate_alone(
+                alone,
+                changed_file(None),
+                token,
+                [0.3; 4],
+                &Config::default(),
+                same(token, [0.3; 4]),
+            )
+        };
+        assert!(read(None).is_empty(), "windows only: {:?}", read(None));
+        assert!(
+            read(Some(0.999)).is_empty(),
+            "under the line-alone threshold"
+        );
+        let found = read(Some(0.995));
+        assert_eq!(lines_of(&found), vec![(3, 3)]);
+        // read against the line-alone threshold: 0.998 is 3/5 of the way from 0.995 to 1
+        assert!(
+            (found[0].confidence - 0.8).abs() < 1e-3,
+            "{}",
+            found[0].confidence
+        );
+    }
+
+    #[test]
+    fn a_line_that_fires_alone_at_the_base_too_is_not_the_changes() {
+        // the base's window does not fire (0.2), but its lines are as sure as the head's
+        let token = [0.1, 0.2, 0.998, 0.2];
+        let read = |base_token| {
+            let (file, reread) = with_base(0.2, base_token, token);
+            let reread = move |s: &Snippet| {
+                let mut scores = reread(s);
+                if s.changed.iter().any(|c| *c) {
+                    scores.window = vec![vec![0.3]; s.line_numbers.len()];
+                }
+                scores
+            };
+            locate_alone(
+                Some(0.995),
+                file,
+                token,
+                [0.3; 4],
+                &Config::default(),
+                reread,
+            )
+        };
+        assert_eq!(lines_of(&read(0.5)), vec![(3, 3)], "the base does not fire");
+        assert!(read(0.998).is_empty(), "already there at the base");
     }
 
     #[test]

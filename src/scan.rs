@@ -101,6 +101,7 @@ pub fn scan(
                 .map(|l| model.manifest.threshold(l))
                 .collect(),
             line_threshold: model.manifest.line_threshold,
+            line_alone_threshold: model.manifest.line_alone_threshold,
         };
         let findings = findings::locate(
             &diff.files,

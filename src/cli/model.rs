@@ -33,6 +33,7 @@ pub fn run(command: &ModelCommand) -> Result<u8, CliError> {
             "max_length": manifest.max_length,
             "quantized": manifest.quantized,
             "line_threshold": manifest.line_threshold,
+            "line_alone_threshold": manifest.line_alone_threshold,
             "labels": manifest.labels.iter().map(|l| serde_json::json!({
                 "id": l,
                 "name": catalogue.get(l).map(|e| e.name.clone()),
@@ -115,9 +116,13 @@ fn summarise_quality(out: &mut String, metrics: &Value) {
 
 /// One line per label: id, name, threshold, severity, and the measured precision/recall when known.
 fn label_table(out: &mut String, manifest: &Manifest, catalogue: &Catalogue) {
+    let alone = manifest
+        .line_alone_threshold
+        .map(|t| format!("; a line alone fires at {t:.3}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "labels     {} (threshold on seq_probs; line threshold {:.3})",
+        "labels     {} (threshold on seq_probs; line threshold {:.3}{alone})",
         manifest.labels.len(),
         manifest.line_threshold
     );

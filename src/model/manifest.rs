@@ -30,6 +30,11 @@ pub struct Manifest {
     pub thresholds: BTreeMap<String, f32>,
     /// Threshold on `token_probs` that marks a line as holding the weakness.
     pub line_threshold: f32,
+    /// Token score at which a line fires its label on its own, whatever its window's score (absent:
+    /// only the window fires a label). A sink the token head is sure of is often in a window whose
+    /// other lines dilute the window's score (`Markup(message)` in a long helper).
+    #[serde(default)]
+    pub line_alone_threshold: Option<f32>,
     /// Tokens per window, [CLS] and [SEP] included.
     pub max_length: usize,
     /// Tokens shared by consecutive windows of a long snippet.
@@ -122,6 +127,11 @@ impl Manifest {
                 None => return Err(format!("no threshold for {label}")),
             }
         }
+        if let Some(t) = self.line_alone_threshold {
+            if !(0.5..=1.0).contains(&t) {
+                return Err(format!("line_alone_threshold {t} is not in [0.5, 1]"));
+            }
+        }
         if !(8..=8192).contains(&self.max_length) {
             return Err(format!("max_length {} is out of range", self.max_length));
         }
@@ -210,5 +220,24 @@ mod tests {
             ..manifest
         };
         assert!(bare.measured_precision().is_empty());
+    }
+
+    #[test]
+    fn a_line_alone_threshold_is_optional_and_must_be_a_confident_score() {
+        let with = |alone: serde_json::Value| -> Result<(), String> {
+            let manifest: Manifest = serde_json::from_value(serde_json::json!({
+                "name": "m", "version": "1", "labels": ["CWE-89"],
+                "thresholds": {"CWE-89": 0.5}, "line_threshold": 0.9, "line_alone_threshold": alone,
+                "max_length": 256, "stride": 128, "pad_id": 0, "cls_id": 1, "sep_id": 2
+            }))
+            .map_err(|e| e.to_string())?;
+            manifest.check(&Catalogue::embedded())
+        };
+        assert_eq!(with(serde_json::Value::Null), Ok(()));
+        assert_eq!(with(serde_json::json!(0.995)), Ok(()));
+        for bad in [0.2, 1.5] {
+            let err = with(serde_json::json!(bad)).unwrap_err();
+            assert!(err.contains("line_alone_threshold"), "{err}");
+        }
     }
 }

@@ -56,7 +56,11 @@ def model_card(m: dict, cat, refs: dict) -> str:
       "label for the window (`seq_probs`) and one per token and label (`token_probs`, \"this token is part of the "
       "weakness\"). A label fires when `seq_probs[c] >= thresholds[c]`; a line is flagged for label c when the max "
       f"token probability of its tokens is >= `line_threshold` ({m['line_threshold']}), or, when no line of a firing "
-      "label passes, its top-scoring line is (`src/findings.rs` applies the same rule). A token belongs to the line "
+      "label passes, its top-scoring line is (`src/findings.rs` applies the same rule). "
+      + (f"A line whose token probability for c is >= `line_alone_threshold` ({m['line_alone_threshold']}) fires c "
+         "on its own, whatever the window's score (the window is diluted by its other lines). "
+         if m.get("line_alone_threshold") is not None else "") +
+      "A token belongs to the line "
       "of its first non-whitespace character, which for this byte-level tokenizer is the line of its start offset "
       "(the runtime's rule); whitespace-only tokens are trained as negatives. Windows: `[CLS] + "
       f"tokens[i:i+{m['max_length'] - 2}] + [SEP]`; consecutive windows of a long snippet share {m['stride']} tokens "
@@ -220,6 +224,16 @@ def model_card(m: dict, cat, refs: dict) -> str:
       f"{sp.get('shrink', 10.0)} pseudo-examples. Spread between the two validation folds: mean |diff| {sp['fold_abs_diff_mean']}, max "
       f"{sp['fold_abs_diff_max']}; fp32 vs int8 max |diff| {sp.get('fp32_int8_abs_diff_max', 'n/a')}. Line threshold "
       f"{m['line_threshold']}.\n")
+    la = m["metrics"].get("line_alone")
+    if la:
+        a(f"A line fires its label alone at `line_alone_threshold` = {la['threshold']}: the lowest value of the grid "
+          f"at which at most {100 * la['max_added']:.1f} % more of the negative validation rows fire (None: no value "
+          "did; only windows fire). On the validation split:\n")
+        a("| token score | negative rows added | positive rows caught |")
+        a("|---|---|---|")
+        for row in la["grid"]:
+            a(f"| {row['t']} | {row['negatives_added']} | {row['positives_caught']} |")
+        a("")
     a("| label | shipped | fold A | fold B |")
     a("|---|---|---|---|")
     for lab, v in sp["per_label"].items():

@@ -137,8 +137,9 @@ def _batches(rows: list[list[int]], batch: int):
 
 
 def teacher_margin(full_model_onnx: Path, rows: list[list[int]], thresholds: np.ndarray,
-                   threads: int = 2, batch: int = 16) -> np.ndarray:
-    """Per window: max over labels of seq_probs / threshold (>= 1 means the full model fires)."""
+                   threads: int = 2, batch: int = 16, line_alone: float | None = None) -> np.ndarray:
+    """Per window: max over labels of seq_probs / threshold (>= 1 means the full model fires), and with
+    `line_alone`, of its tokens' token_probs / line_alone too (a line that fires its label alone)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -147,8 +148,13 @@ def teacher_margin(full_model_onnx: Path, rows: list[list[int]], thresholds: np.
     sess = ort.InferenceSession(str(full_model_onnx), so, providers=["CPUExecutionProvider"])
     out = np.zeros(len(rows), dtype=np.float32)
     for idx, ids, att in _batches(rows, batch):
-        (seq,) = sess.run(["seq_probs"], {"input_ids": ids, "attention_mask": att})
-        out[idx] = (seq / thresholds[None, :]).max(axis=1)
+        seq, tokens = sess.run(["seq_probs", "token_probs"], {"input_ids": ids, "attention_mask": att})
+        margin = (seq / thresholds[None, :]).max(axis=1)
+        if line_alone is not None:
+            code = (att > 0) & (ids != CLS) & (ids != SEP)  # the runtime reads lines of code tokens only
+            tokens = np.where(code[:, :, None], tokens, 0.0)
+            margin = np.maximum(margin, tokens.max(axis=(1, 2)) / line_alone)
+        out[idx] = margin
     return out
 
 
@@ -255,10 +261,12 @@ def fit_gate(rows: list[list[int]], margins: np.ndarray, vocab: int, seed: int, 
 
 def train_gate(full_model_onnx: Path, tok, train_codes: list[str], val_codes: list[str], out_dir: Path,
                seed: int, thresholds: list[float], max_length: int = 256, overlap: int = 32,
-               target_recall: float = 0.995, epochs: int = 8, threads: int = 2) -> dict:
+               target_recall: float = 0.995, epochs: int = 8, threads: int = 2,
+               line_alone: float | None = None) -> dict:
     """Distil, calibrate and export the gate; returns {"manifest": entry, "card": figures}.
 
-    `thresholds` are the full model's calibrated per-label thresholds in output order; `overlap` is the
+    `thresholds` are the full model's calibrated per-label thresholds in output order (`line_alone` its
+    manifest's `line_alone_threshold`, when it has one); `overlap` is the
     window overlap the runtime uses (its default, see src/model/mod.rs), so the validation windows are the
     ones the runtime will score."""
     started = time.time()
@@ -272,8 +280,8 @@ def train_gate(full_model_onnx: Path, tok, train_codes: list[str], val_codes: li
     if not train_rows or not val_rows:
         raise ValueError(f"no windows to train or calibrate the gate on "
                          f"({len(train_rows)} train, {len(val_rows)} validation)")
-    train_margin = teacher_margin(full_model_onnx, train_rows, th, threads)
-    val_fires = teacher_margin(full_model_onnx, val_rows, th, threads) >= 1.0
+    train_margin = teacher_margin(full_model_onnx, train_rows, th, threads, line_alone=line_alone)
+    val_fires = teacher_margin(full_model_onnx, val_rows, th, threads, line_alone=line_alone) >= 1.0
     log.info("gate: %d train windows (%.1f%% fire), %d validation windows (%d fire)", len(train_rows),
              100 * (train_margin >= 1).mean(), len(val_rows), int(val_fires.sum()))
     net, history = fit_gate(train_rows, train_margin, tok.get_vocab_size(), seed, epochs,
@@ -350,7 +358,8 @@ def main() -> None:
     train, val = _dev_codes(args.seed, args.stdlib_files)
     result = train_gate(args.model_dir / "model.onnx", tok, train, val, args.model_dir, args.seed,
                         [manifest["thresholds"][label] for label in manifest["labels"]],
-                        max_length=manifest["max_length"], overlap=args.overlap)
+                        max_length=manifest["max_length"], overlap=args.overlap,
+                        line_alone=manifest.get("line_alone_threshold"))
     manifest["gate"] = result["manifest"]
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps(result["card"], indent=1))

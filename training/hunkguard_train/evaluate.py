@@ -27,6 +27,10 @@ GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 LINE_SLACK = 1
 # token probabilities saturate near 1: the line threshold needs finer steps at the top
 LINE_GRID = np.concatenate([GRID, [0.96, 0.97, 0.98, 0.99, 0.995, 0.999]])
+# where a line alone may fire its label (`calibrate_line_alone`), from the most to the least sure
+ALONE_GRID = (0.999, 0.998, 0.995, 0.99, 0.98)
+# how many of the negative validation rows the line-alone rule may add to those that fire
+ALONE_MAX_ADDED = 0.001
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -215,6 +219,31 @@ def calibrate_line(results: list[dict], exs: list[Example], label_index: dict, t
         if p > best_p + 1e-9:
             best_p, best_t = p, float(t)
     return round(max(best_t, 0.2), 3)
+
+
+def calibrate_line_alone(results: list[dict], exs: list[Example], label_index: dict, th: np.ndarray,
+                         grid=ALONE_GRID, max_added: float = ALONE_MAX_ADDED) -> tuple[float | None, list[dict]]:
+    """The token score at which one line fires its label whatever its window says, or None (windows only).
+
+    The window's score is diluted by the window's other lines: in a long helper the token head can be sure
+    of `Markup(message)` (0.99) while the window reads 0.3. The lowest value of `grid` at which the negative
+    validation rows that fire grow by at most `max_added` of them is taken; the positive rows it catches are
+    reported beside (one row per grid value, for the log and the manifest). 0.9.0 read this way on held-out
+    packages: 0.995 found 8 more of Bandit's ground (281) for 1 more finding on the quiet set."""
+    negatives = [r for r, e in zip(results, exs) if not e.positive]
+    positives = [(r, [label_index[c] for c in e.labels]) for r, e in zip(results, exs) if e.positive and e.labels]
+    seq_fires = [bool((r["seq"] >= th).any()) for r in negatives]
+    line_max = lambda r: r["line_scores"].max(axis=0) if len(r["line_scores"]) else np.zeros_like(r["seq"])
+    rows, chosen = [], None
+    for t in grid:
+        added = sum(1 for r, f in zip(negatives, seq_fires) if not f and (line_max(r) >= t).any())
+        caught = sum(1 for r, cs in positives
+                     if any(r["seq"][c] < th[c] and line_max(r)[c] >= t for c in cs)
+                     and not any(r["seq"][c] >= th[c] for c in cs))
+        rows.append({"t": float(t), "negatives_added": added, "positives_caught": caught})
+        if negatives and added <= max_added * len(negatives):
+            chosen = float(t)
+    return chosen, rows
 
 
 def fold_of(e: Example) -> int:

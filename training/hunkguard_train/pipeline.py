@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from . import data as D
-from .evaluate import (calibrate, calibrate_line, fold_of, imitation, line_metrics, metrics_for, onnx_predictor,
-                       pair_ranking, predict_sets, run_bandit, score_codes)
+from .evaluate import (calibrate, calibrate_line, calibrate_line_alone, fold_of, imitation, line_metrics, metrics_for, onnx_predictor,
+                       pair_ranking, predict_sets, run_bandit, score_codes, ALONE_MAX_ADDED)
 from .export import INPUTS, OUTPUTS, check_against_torch, export_onnx, io_signature, load_onnx_weights, quantize
 from .labels import Catalogue
 from .pycode import Lines
@@ -231,6 +231,7 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         th_row = np.stack([th_f[1 - f] for f in folds])
         preds_x = [{labels[c] for c in np.nonzero(S[i] >= th_row[i])[0]} for i in range(len(val_all))]
         line_th = calibrate_line(R[:nR], val_real, label_index, th_all)
+        line_alone, alone_rows = calibrate_line_alone(R[:nR], val_real, label_index, th_all)
         m_real_x = metrics_for(preds_x[:nR], list(S[:nR].max(1)), val_real, labels, R[:nR], line_th, th_all)
         preds_in = predict_sets(R, th_all, labels)
         m_real_in = metrics_for(preds_in[:nR], list(S[:nR].max(1)), val_real, labels, R[:nR], line_th, th_all)
@@ -240,7 +241,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         fr = ben_frag_res[variant]
         frag_fpr = float(np.mean([(r["seq"] >= th_all).any() for r in fr])) if fr else None
         report[variant] = {"thresholds": th_all, "T": T_all, "fold_thresholds": th_f, "fold_T": T_f,
-                           "line_threshold": line_th, "real_crossfit": m_real_x, "real_insample": m_real_in,
+                           "line_threshold": line_th, "line_alone_threshold": line_alone,
+                           "line_alone_grid": alone_rows, "real_crossfit": m_real_x, "real_insample": m_real_in,
                            "synthetic": m_synth, "pairs": pr, "lines": lm, "benign_fragment_fpr": frag_fpr}
     # int8 is shipped when it holds the metrics (binary F1 within 0.01, FPR within 0.5 points)
     if len(files) == 2:
@@ -299,6 +301,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         "synthetic_val": _summary(rep["synthetic"], None, None, None) if rep["synthetic"] else None,
         "fp32_vs_int8": fp32_vs_int8,
         "threshold_spread": spread,
+        "line_alone": {"threshold": rep["line_alone_threshold"], "max_added": ALONE_MAX_ADDED,
+                       "grid": rep["line_alone_grid"]},
         "counts": n_counts,
         "realfix_pair_edits": D.realfix_pair_edits(real_ex),
         "data_stats": dict(stats),
@@ -316,6 +320,8 @@ def run(out_dir: Path, profile: str = "full", seed: int = 1234, work_dir: Path |
         "labels": labels,
         "thresholds": thresholds,
         "line_threshold": float(rep["line_threshold"]),
+        # absent when no value of the grid kept the negatives quiet: only windows fire labels
+        **({"line_alone_threshold": rep["line_alone_threshold"]} if rep["line_alone_threshold"] is not None else {}),
         "max_length": MAX_LENGTH,
         "stride": STRIDE,
         "pad_id": PAD, "cls_id": CLS, "sep_id": SEP,
@@ -375,7 +381,7 @@ def _train_gate(final: Path, tok, manifest: dict, train_ex, val_ex, seed: int, c
     return train_gate(final / "model.onnx", tok, train, val, final, seed,
                       [manifest["thresholds"][label] for label in manifest["labels"]], max_length=MAX_LENGTH,
                       overlap=cfg.get("gate_overlap", 32), epochs=cfg.get("gate_epochs", 8),
-                      threads=cfg["threads"])
+                      threads=cfg["threads"], line_alone=manifest.get("line_alone_threshold"))
 
 
 def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val_benign, chunks, corpus_files, rows,
@@ -386,6 +392,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
 
     th = np.asarray(rep["thresholds"])
     line_th = float(rep["line_threshold"])
+    alone = rep.get("line_alone_threshold")
     th_x = [np.asarray(rep["fold_thresholds"][1 - int(f)]) for f in folds]
     predict = onnx_predictor(model_path, cfg["threads"])
     out: dict = {}
@@ -393,14 +400,14 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     idx = [i for i, e in enumerate(val_real) if e.origin == "corpus" and e.positive]
     ground_ex = [val_real[i] for i in idx]
     out["bandit_ground"] = {
-        "shipped": RE.ground_recall([R[i] for i in idx], ground_ex, [th] * len(idx), labels, line_th),
-        "crossfit": RE.ground_recall([R[i] for i in idx], ground_ex, [th_x[i] for i in idx], labels, line_th),
+        "shipped": RE.ground_recall([R[i] for i in idx], ground_ex, [th] * len(idx), labels, line_th, alone),
+        "crossfit": RE.ground_recall([R[i] for i in idx], ground_ex, [th_x[i] for i in idx], labels, line_th, alone),
         "bandit_on_chunks": RE.bandit_family_recall([b_filt[i] for i in idx], ground_ex)}
     # the same figure on training packages: low here says the model does not fit its labels (capacity, steps);
     # high here and low above says it does not carry them to unseen code
     if train_ground:
         rt = score_codes(predict, tok, [e.code for e in train_ground], MAX_LENGTH, STRIDE)
-        fit = RE.ground_recall(rt, list(train_ground), [th] * len(rt), labels, line_th)
+        fit = RE.ground_recall(rt, list(train_ground), [th] * len(rt), labels, line_th, alone)
         fit.pop("missed")
         out["bandit_ground_train"] = dict(fit, chunks=len(train_ground))
     pool = [e.lines for e in val_benign[:2000]] or None
@@ -408,19 +415,19 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
     fr = score_codes(predict, tok, [f.code for f in frags], MAX_LENGTH, STRIDE)
     bf, _, _ = run_bandit(frags, cat, work_dir)
     out["bandit_ground_fragments"] = {"n_fragments": len(frags),
-                                      "shipped": RE.ground_recall(fr, frags, [th] * len(frags), labels, line_th),
+                                      "shipped": RE.ground_recall(fr, frags, [th] * len(frags), labels, line_th, alone),
                                       "bandit": RE.bandit_family_recall(bf, frags)}
     # real fixes of held-out repositories, read as the runtime reads them (no comments, no docstrings: a fix that
     # leaves the old call in a comment is not flagged for it); the raw reading of the calibration beside
     pi = [i for i, e in enumerate(val_real) if e.origin in ("realfix", "advisory") and e.pair]
     pair_ex = [val_real[i] for i in pi]
     rv = score_codes(predict, tok, [RE.runtime_view(e.code) for e in pair_ex], MAX_LENGTH, STRIDE)
-    out["fix_pairs"] = {"shipped": RE.fix_pairs(rv, pair_ex, [th] * len(pi), labels),
-                        "crossfit": RE.fix_pairs(rv, pair_ex, [th_x[i] for i in pi], labels),
-                        "raw_shipped": RE.fix_pairs(R, val_real, [th] * len(R), labels),
+    out["fix_pairs"] = {"shipped": RE.fix_pairs(rv, pair_ex, [th] * len(pi), labels, alone),
+                        "crossfit": RE.fix_pairs(rv, pair_ex, [th_x[i] for i in pi], labels, alone),
+                        "raw_shipped": RE.fix_pairs(R, val_real, [th] * len(R), labels, alone),
                         "bandit": RE.bandit_fix_pairs(b_filt, val_real), "reading": "runtime"}
     picked = quiet_files(corpus_files, rows, seed, cfg)
-    out["quiet"] = RE.quiet(predict, tok, picked, th, labels, line_th, work_dir, MAX_LENGTH, STRIDE)
+    out["quiet"] = RE.quiet(predict, tok, picked, th, labels, line_th, work_dir, MAX_LENGTH, STRIDE, line_alone=alone)
     # context: the hand-checked sample
     audit = RE.read_audit()
     if audit:
@@ -438,7 +445,7 @@ def _real_eval(model_path: Path, tok, rep: dict, val_real, R, folds, b_filt, val
             cases.append(dict(a, code=c.code, line_in_chunk=k, rule_label=rule_positive,
                               split=split_of.get(pkg, "train"), label=cat.canonical(a["label"]) or a["label"]))
         cr = score_codes(predict, tok, [c["code"] for c in cases], MAX_LENGTH, STRIDE)
-        out["context"] = RE.context_eval(cr, cases, th, labels, line_th)
+        out["context"] = RE.context_eval(cr, cases, th, labels, line_th, alone)
     return out
 
 

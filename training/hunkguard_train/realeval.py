@@ -47,11 +47,23 @@ def flagged_lines(r: dict, ci: int, line_th: float) -> list[int]:
     return fl or [int(np.argmax(ls))]
 
 
-def findings_of(r: dict, th: np.ndarray, labels: list[str], line_th: float) -> list[tuple[str, list[int], float]]:
-    """(label, flagged 0-based lines, score) for every label that fires."""
+def fires(r: dict, th: np.ndarray, line_alone: float | None = None) -> np.ndarray:
+    """Per label, whether it fires on this reading: its window score at its threshold, or, with `line_alone`,
+    one line's token score at that (the runtime's `ScoreInfo::line_confidence`)."""
+    on = r["seq"] >= th
+    if line_alone is not None and len(r["line_scores"]):
+        on = on | (r["line_scores"].max(axis=0) >= line_alone)
+    return on
+
+
+def findings_of(r: dict, th: np.ndarray, labels: list[str], line_th: float,
+                line_alone: float | None = None) -> list[tuple[str, list[int], float]]:
+    """(label, flagged 0-based lines, score) for every label that fires: the window's score, or the line's
+    token score where only a line fired it."""
     out = []
-    for ci in np.nonzero(r["seq"] >= th)[0]:
-        out.append((labels[ci], flagged_lines(r, int(ci), line_th), float(r["seq"][ci])))
+    for ci in np.nonzero(fires(r, th, line_alone))[0]:
+        score = r["seq"][ci] if r["seq"][ci] >= th[ci] else r["line_scores"][:, ci].max()
+        out.append((labels[ci], flagged_lines(r, int(ci), line_th), float(score)))
     return out
 
 
@@ -70,7 +82,7 @@ def distinct_recall(copies: dict) -> dict:
 
 
 def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndarray], labels: list[str],
-                  line_th: float) -> dict:
+                  line_th: float, line_alone: float | None = None) -> dict:
     """Per labelled (line, label) of each example: found if a label of the same family fires and one of its
     flagged lines is within one line."""
     found = total = 0
@@ -80,7 +92,7 @@ def ground_recall(results: list[dict], exs: list[Example], th_rows: list[np.ndar
     copies = defaultdict(list)
     missed = []
     for r, e, th in zip(results, exs, th_rows):
-        fs = findings_of(r, th, labels, line_th)
+        fs = findings_of(r, th, labels, line_th, line_alone)
         for i, ls in enumerate(e.lines.labels):
             for lab in ls:
                 total += 1
@@ -156,7 +168,8 @@ def bandit_findings_on_codes(codes: list[str], workdir: Path, min_severity: str 
     return [[r for r in found if rank.get(r.get("issue_severity"), 0) >= rank[min_severity]] for found in per], errors
 
 
-def fix_pairs(results: list[dict], exs: list[Example], th_rows: list[np.ndarray], labels: list[str]) -> dict:
+def fix_pairs(results: list[dict], exs: list[Example], th_rows: list[np.ndarray], labels: list[str],
+              line_alone: float | None = None) -> dict:
     """Share of held-out real pairs whose vulnerable side is flagged with its label and whose fix is not."""
     li = {l: i for i, l in enumerate(labels)}
     by = defaultdict(dict)
@@ -170,7 +183,7 @@ def fix_pairs(results: list[dict], exs: list[Example], th_rows: list[np.ndarray]
             continue
         (rv, ev, tv), (rf, _, tf) = d["vul"], d["fix"]
         c = li[sorted(ev.labels)[0]]
-        a, b = rv["seq"][c] >= tv[c], rf["seq"][c] >= tf[c]
+        a, b = fires(rv, tv, line_alone)[c], fires(rf, tf, line_alone)[c]
         n += 1
         ok += bool(a and not b)
         if not (a and not b):
@@ -228,7 +241,7 @@ def bandit_fix_pairs(preds: list[set], exs: list[Example]) -> dict:
 
 
 def quiet(predict, tok, files: list[tuple[str, str]], th: np.ndarray, labels: list[str], line_th: float,
-          workdir: Path, max_length: int, stride: int, top_k: int = 20) -> dict:
+          workdir: Path, max_length: int, stride: int, top_k: int = 20, line_alone: float | None = None) -> dict:
     """Ordinary application files of held-out packages. The model reads each top-level definition on its own
     (as `check` does with a file's definitions), without its comments and docstrings (`strip_lines`, the
     runtime's rule); a finding is one (chunk, label), on its line in the file. Bandit reads the files whole."""
@@ -249,7 +262,7 @@ def quiet(predict, tok, files: list[tuple[str, str]], th: np.ndarray, labels: li
     res = score_codes(predict, tok, chunks, max_length, stride)
     found = []
     for r, (fi, a, kept) in zip(res, owners):
-        for lab, fl, sc in findings_of(r, th, labels, line_th):
+        for lab, fl, sc in findings_of(r, th, labels, line_th, line_alone):
             ln = a + kept[fl[0]]  # 1-based line in the file
             found.append({"file": files[fi][0], "line": ln, "label": lab, "score": round(sc, 4),
                           "code": files[fi][1].split("\n")[ln - 1].strip()[:160]})
@@ -272,7 +285,8 @@ def read_audit(path: Path = AUDIT) -> dict[str, dict]:
         return {r["id"]: r for r in csv.DictReader((l for l in f if not l.startswith("#")), delimiter="\t")}
 
 
-def context_eval(results: list[dict], cases: list[dict], th: np.ndarray, labels: list[str], line_th: float) -> dict:
+def context_eval(results: list[dict], cases: list[dict], th: np.ndarray, labels: list[str], line_th: float,
+                 line_alone: float | None = None) -> dict:
     """On the hand-checked context cases (each a Bandit finding on a context-blind check): precision and recall
     of the model, of Bandit (which reports every case) and of our labelling rule, against the verdicts."""
     li = {l: i for i, l in enumerate(labels)}
@@ -283,7 +297,7 @@ def context_eval(results: list[dict], cases: list[dict], th: np.ndarray, labels:
         lab = c["label"]
         ci = li.get(lab)
         hit = False
-        if ci is not None and r["seq"][ci] >= th[ci]:
+        if ci is not None and fires(r, th, line_alone)[ci]:
             hit = any(abs(j - (c["line_in_chunk"] - 1)) <= 1 for j in flagged_lines(r, ci, line_th))
         rows.append((c["verdict"] == "vulnerable", hit, c["rule_label"], c["split"]))
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from hunkguard_train.data import Example
-from hunkguard_train.evaluate import calibrate, calibrate_line, line_metrics
+from hunkguard_train.evaluate import calibrate, calibrate_line, calibrate_line_alone, line_metrics
 from hunkguard_train.pycode import Lines
 
 LABELS = {"CWE-89": 0}
@@ -96,3 +96,29 @@ def test_infinite_shrinkage_gives_every_label_the_global_threshold():
     assert T == T_own
     assert (pooled == round(T, 3)).all(), "no label moves away from the global threshold"
     assert own[1] > T + 0.05, "with finite shrinkage label 1 takes its own, higher threshold"
+
+
+def test_a_line_fires_alone_at_the_lowest_score_that_keeps_the_negatives_quiet():
+    # windows under the label's threshold (0.5) whose lines the token head is sure of: five positives at 0.997,
+    # and of 1,000 negatives one line at 0.9995 and two more at 0.993; 0.1 % of 1,000 is one added negative
+    def negative(top):
+        return Example(f"n{top}", Lines.from_code("x = 1\ny = 2"), frozenset(), "benign", "g")
+
+    pos = [(_example(3, 1), _result([0.1, 0.997, 0.1], seq=0.2)) for _ in range(5)]
+    neg = [(negative(0), _result([0.1, 0.2], seq=0.1)) for _ in range(997)]
+    neg += [(negative(1), _result([0.9995, 0.1], seq=0.1)), (negative(2), _result([0.993, 0.1], seq=0.1)),
+            (negative(3), _result([0.993, 0.1], seq=0.1))]
+    exs, res = zip(*(pos + neg))
+    t, rows = calibrate_line_alone(list(res), list(exs), LABELS, np.array([0.5]))
+    assert t == 0.995
+    by_t = {r["t"]: r for r in rows}
+    assert by_t[0.999]["negatives_added"] == 1 and by_t[0.999]["positives_caught"] == 0
+    assert by_t[0.995]["positives_caught"] == 5 and by_t[0.99]["negatives_added"] == 3
+    # a positive the window already fires is not counted as caught by the line
+    res2 = [_result([0.1, 0.997, 0.1], seq=0.9)] + list(res[5:])
+    _, rows2 = calibrate_line_alone(res2, [exs[0]] + list(exs[5:]), LABELS, np.array([0.5]))
+    assert all(r["positives_caught"] == 0 for r in rows2)
+    # when even the surest line adds too many negatives, only windows fire
+    loud = [(negative(9), _result([0.9999, 0.1], seq=0.1)) for _ in range(5)] + neg[:995]
+    exs3, res3 = zip(*loud)
+    assert calibrate_line_alone(list(res3), list(exs3), LABELS, np.array([0.5]))[0] is None

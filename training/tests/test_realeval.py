@@ -98,6 +98,21 @@ def test_ground_recall_and_fix_pairs_name_the_cases_they_miss():
     assert fp["vul_flagged_fix_not"] == 0.5 and fp["failed"] == ["p2"]
 
 
+def test_a_line_the_token_head_is_sure_of_fires_its_label_alone_when_asked():
+    labels = ["CWE-78", "CWE-89"]
+    th = np.array([0.5, 0.5])
+    ls = np.zeros((3, 2))
+    ls[2, 1] = 0.997  # line 3 for CWE-89; the window reads 0.2
+    r = {"seq": np.array([0.1, 0.2]), "line_scores": ls}
+    assert RE.findings_of(r, th, labels, 0.98) == []
+    assert RE.findings_of(r, th, labels, 0.98, line_alone=0.999) == []
+    (lab, lines, score), = RE.findings_of(r, th, labels, 0.98, line_alone=0.995)
+    assert (lab, lines, round(score, 3)) == ("CWE-89", [2], 0.997)
+    assert list(RE.fires(r, th, 0.995)) == [False, True]
+    # an empty reading (no lines) fires on its window only
+    assert list(RE.fires({"seq": np.array([0.6, 0.1]), "line_scores": np.zeros((0, 2))}, th, 0.995)) == [True, False]
+
+
 def test_run_compare_reads_two_model_folders_and_refuses_a_missing_one(tmp_path, capsys):
     import json
     import sys
