@@ -331,12 +331,16 @@ fn hard_coded_secret_key() -> Class {
 /// Examples the shipped model still gets wrong, by class name and example index, as the model card says. The
 /// test fails when this list is not exactly what the model does, so a model that fixes one (or breaks another)
 /// must update it on purpose.
-// Models 0.8.0 and 0.9.0 get the first nine classes right (0.3.0 got four wrong: the three `yaml.dump` examples
-// read on their own in their definition, CWE-502 at 0.95, and one table of model sizes, CWE-798 at 0.67).
+// Models 0.8.0 and 0.9.0 get the first nine classes right, 0.10.0 all but one table (0.3.0 got four wrong:
+// the three `yaml.dump` examples read on their own in their definition, CWE-502 at 0.95, and one table of
+// model sizes, CWE-798 at 0.67).
 // The last two classes come from 0.4.0's quiet-set reading and its misses on held-out packages: it takes
 // random-looking strings for credentials and word-like ones for harmless, so it read two revision ids as
 // CWE-798 and missed two secret keys written as words; 0.8.0 and 0.9.0 read the second revision header right.
+// 0.10.0 reads the second table of model sizes (`TOKEN_LIMITS`, a name with "TOKEN" in it) as CWE-798 at 0.53
+// on its window: a regression against 0.9.0, kept for its held-out gains (training/README.md).
 const KNOWN_WRONG: &[(&str, usize)] = &[
+    ("a dict of model names and sizes", 1),
     ("an Alembic revision header", 0),
     ("a hard-coded framework secret key", 0),
     ("a hard-coded framework secret key", 2),

@@ -28,7 +28,7 @@ from .train import finetune, make_items, make_pair_items, teacher_targets
 
 log = logging.getLogger("hunkguard_train")
 
-VERSION = "0.9.0"
+VERSION = "0.10.0"
 MAX_LENGTH = 256
 STRIDE = 128
 # how many pseudo-examples pull a label's own threshold towards the global one (evaluate.calibrate). At 10, model
