@@ -211,3 +211,14 @@ def load_onnx_weights(net: HunkNet, path: Path) -> int:
     if unmatched:
         raise ValueError(f"{path}: initializers that match no parameter: {unmatched[:5]}")
     return len(where)
+
+
+def dequantized_fp32(src: Path, config: dict, dst: Path) -> float:
+    """Write an fp32 graph of the model in `src` (int8 from `quantize`) to `dst`: its weights dequantized, as
+    `run.py --init` starts from them, so a model shipped without its fp32 graph can still be averaged by weights.
+    `config` is the `HunkNet` config its manifest records. Returns how closely the fp32 graph reproduces `src`
+    (max abs difference; int8 activations make it about 1e-2, not 1e-7)."""
+    net = HunkNet(**config).eval()
+    load_onnx_weights(net, src)
+    export_onnx(net, dst)
+    return check_against_torch(net, src)

@@ -667,7 +667,7 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     (`export.average_weights`: the cost of one). The members must be fine-tunings of one recipe that differ only in
     `member_seed`: the same tokenizer, initial weights and data seed, hence the same validation split, which none
     of them trained on."""
-    from .export import average_models, average_weights, quantize
+    from .export import average_models, average_weights, dequantized_fp32, quantize
 
     members = [Path(m) for m in members]
     if len(members) < 2:
@@ -685,15 +685,28 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     work_dir = Path(work_dir or Path(__file__).resolve().parents[1] / "work")
     work_dir.mkdir(parents=True, exist_ok=True)
     if of == "weights":
-        missing = [str(m) for m in members if not (m / "model_fp32.onnx").is_file()]
-        if missing:
-            raise ValueError(f"averaging weights needs each member's fp32 graph (a --member-seed run writes "
-                             f"model_fp32.onnx); missing in {', '.join(missing)}")
+        # a member without its fp32 graph (a shipped model keeps only int8) is dequantized, as --init reads it
+        unreadable = [str(m) for m, man in zip(members, mans)
+                      if not (m / "model_fp32.onnx").is_file() and not man["metrics"]["training"].get("config")]
+        if unreadable:
+            raise ValueError(f"averaging weights needs each member's fp32 graph, or the model config its manifest "
+                             f"records to dequantize its int8 one; neither in {', '.join(unreadable)}")
     elif of != "probabilities":
         raise ValueError(f"nothing to average of {of!r}: probabilities or weights")
     staged = Path(tempfile.mkdtemp(prefix="average_", dir=work_dir))
     if of == "weights":
-        average_weights([m / "model_fp32.onnx" for m in members], staged / "model_fp32.onnx")
+        graphs = []
+        for i, (m, man) in enumerate(zip(members, mans)):
+            if (m / "model_fp32.onnx").is_file():
+                graphs.append(m / "model_fp32.onnx")
+                continue
+            graphs.append(staged / f"member{i}_fp32.onnx")
+            diff = dequantized_fp32(m / "model.onnx", man["metrics"]["training"]["config"], graphs[-1])
+            log.info("%s has no fp32 graph: its int8 graph dequantized (reproduced to %.1e)", m, diff)
+        average_weights(graphs, staged / "model_fp32.onnx")
+        for g in graphs:
+            if g.parent == staged:
+                g.unlink()
         quantize(staged / "model_fp32.onnx", staged / "model.onnx")
     else:
         average_models([m / "model.onnx" for m in members], staged / "model.onnx")
@@ -705,7 +718,9 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     first["averaged"] = of
     first["corpus_extend_lines"] = int((overrides or {}).get("corpus_extend_lines", 0))
     first["members"] = [{"version": m["version"], "member_seed": t.get("member_seed", seed), "params": t["params"],
-                         "finetune": t["finetune"]} for m, t in zip(mans, trainings)]
+                         "finetune": t["finetune"],
+                         "dequantized": of == "weights" and not (d / "model_fp32.onnx").is_file()}
+                        for d, m, t in zip(members, mans, trainings)]
     metrics = {"training": first, "fp32_vs_int8": mans[0]["metrics"].get("fp32_vs_int8"),
                "timings_s": {f"member {i}": (m["metrics"].get("timings_s") or {}).get("total")
                              for i, m in enumerate(mans)}}

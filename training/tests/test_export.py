@@ -6,7 +6,7 @@ import torch
 import pytest
 
 from hunkguard_train.export import (average_models, average_weights, check_against_torch, export_onnx, io_signature,
-                                    load_onnx_weights, quantize)
+                                    dequantized_fp32, load_onnx_weights, quantize)
 from hunkguard_train.model import HunkNet
 
 
@@ -102,6 +102,25 @@ def test_an_average_of_weights_is_one_model_with_the_mean_weights(tmp_path):
         average_weights([paths[0], tmp_path / "other.onnx"], tmp_path / "bad.onnx")
 
 
+def test_a_model_shipped_as_int8_gets_back_an_fp32_graph_that_can_be_averaged(tmp_path):
+    torch.manual_seed(7)
+    config = dict(vocab=300, n_labels=4, d=32, layers=1, heads=2, ff=64, max_len=64)
+    net = HunkNet(**config).eval()
+    with torch.no_grad():  # as trained weights are: a fresh net's equal LayerNorm weights are merged by the exporter
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    export_onnx(net, tmp_path / "fp32.onnx")
+    quantize(tmp_path / "fp32.onnx", tmp_path / "int8.onnx")
+    diff = dequantized_fp32(tmp_path / "int8.onnx", config, tmp_path / "back.onnx")
+    assert 0 < diff < 0.1, "the dequantized graph reproduces the int8 one up to int8 activations"
+    assert io_signature(tmp_path / "back.onnx") == io_signature(tmp_path / "fp32.onnx")
+    assert check_against_torch(net, tmp_path / "back.onnx") < 0.1, "and stays close to the weights it came from"
+    average_weights([tmp_path / "fp32.onnx", tmp_path / "back.onnx"], tmp_path / "soup.onnx")
+    assert check_against_torch(net, tmp_path / "soup.onnx") < 0.1
+    with pytest.raises(ValueError):
+        dequantized_fp32(tmp_path / "int8.onnx", dict(config, d=48, ff=96), tmp_path / "wrong.onnx")
+
+
 def test_run_average_refuses_what_it_cannot_average_with_a_one_line_error(tmp_path):
     import json
     import shutil
@@ -123,8 +142,10 @@ def test_run_average_refuses_what_it_cannot_average_with_a_one_line_error(tmp_pa
     for broken in ("{not json", "5", json.dumps({"version": "x"})):
         (other / "manifest.json").write_text(broken)
         assert run.main(["--average", str(shipped), str(other)] + out) == 2, broken
-    # a member of the shipped kind without its fp32 graph cannot be averaged by weights
-    shutil.copy(shipped / "manifest.json", other / "manifest.json")
+    # a member without its fp32 graph, whose manifest does not say how to rebuild the net, cannot be averaged by weights
+    man = json.loads((shipped / "manifest.json").read_text())
+    del man["metrics"]["training"]["config"]
+    (other / "manifest.json").write_text(json.dumps(man))
     assert run.main(["--average", str(shipped), str(other), "--average-of", "weights"] + out) == 2
     assert not (tmp_path / "out").exists(), "nothing is written when the members are refused"
 
