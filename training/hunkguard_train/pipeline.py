@@ -684,10 +684,11 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     overrides = recorded_extension(members, mans, overrides)
     work_dir = Path(work_dir or Path(__file__).resolve().parents[1] / "work")
     work_dir.mkdir(parents=True, exist_ok=True)
+    # a member without its fp32 graph (a shipped model keeps only int8) is dequantized, as --init reads it
+    dequantize = [of == "weights" and not (m / "model_fp32.onnx").is_file() for m in members]
     if of == "weights":
-        # a member without its fp32 graph (a shipped model keeps only int8) is dequantized, as --init reads it
-        unreadable = [str(m) for m, man in zip(members, mans)
-                      if not (m / "model_fp32.onnx").is_file() and not man["metrics"]["training"].get("config")]
+        unreadable = [str(m) for m, man, dq in zip(members, mans, dequantize)
+                      if dq and not man["metrics"]["training"].get("config")]
         if unreadable:
             raise ValueError(f"averaging weights needs each member's fp32 graph, or the model config its manifest "
                              f"records to dequantize its int8 one; neither in {', '.join(unreadable)}")
@@ -695,18 +696,14 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
         raise ValueError(f"nothing to average of {of!r}: probabilities or weights")
     staged = Path(tempfile.mkdtemp(prefix="average_", dir=work_dir))
     if of == "weights":
-        graphs = []
-        for i, (m, man) in enumerate(zip(members, mans)):
-            if (m / "model_fp32.onnx").is_file():
-                graphs.append(m / "model_fp32.onnx")
-                continue
-            graphs.append(staged / f"member{i}_fp32.onnx")
-            diff = dequantized_fp32(m / "model.onnx", man["metrics"]["training"]["config"], graphs[-1])
-            log.info("%s has no fp32 graph: its int8 graph dequantized (reproduced to %.1e)", m, diff)
+        # the dequantized graphs go into `staged`, which is removed with everything in it below
+        graphs = [staged / f"member{i}_fp32.onnx" if dq else m / "model_fp32.onnx"
+                  for i, (m, dq) in enumerate(zip(members, dequantize))]
+        for m, man, dq, graph in zip(members, mans, dequantize, graphs):
+            if dq:
+                diff = dequantized_fp32(m / "model.onnx", man["metrics"]["training"]["config"], graph)
+                log.info("%s has no fp32 graph: its int8 graph dequantized (reproduced to %.1e)", m, diff)
         average_weights(graphs, staged / "model_fp32.onnx")
-        for g in graphs:
-            if g.parent == staged:
-                g.unlink()
         quantize(staged / "model_fp32.onnx", staged / "model.onnx")
     else:
         average_models([m / "model.onnx" for m in members], staged / "model.onnx")
@@ -718,9 +715,8 @@ def average(out_dir: Path, members: list[Path], profile: str = "full", seed: int
     first["averaged"] = of
     first["corpus_extend_lines"] = int((overrides or {}).get("corpus_extend_lines", 0))
     first["members"] = [{"version": m["version"], "member_seed": t.get("member_seed", seed), "params": t["params"],
-                         "finetune": t["finetune"],
-                         "dequantized": of == "weights" and not (d / "model_fp32.onnx").is_file()}
-                        for d, m, t in zip(members, mans, trainings)]
+                         "finetune": t["finetune"], "dequantized": dq}
+                        for m, t, dq in zip(mans, trainings, dequantize)]
     metrics = {"training": first, "fp32_vs_int8": mans[0]["metrics"].get("fp32_vs_int8"),
                "timings_s": {f"member {i}": (m["metrics"].get("timings_s") or {}).get("total")
                              for i, m in enumerate(mans)}}
